@@ -1,0 +1,224 @@
+"""The IR: small frozen node types, hashable so equal subtrees are one value.
+
+A program is declarations plus statements. A statement writes one tensor from an
+expression tree whose leaves are tensor accesses (affine index maps, each with a
+boundary mode), constants and Kronecker deltas; every reduction is explicit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+BOUNDARY_MODES = ("zero", "wrap", "reflect", "clamp")
+REDUCTIONS = ("sum", "max", "min", "mean")
+
+
+@dataclass(frozen=True)
+class Affine:
+    """An integer affine expression over index variables and size symbols.
+
+    ``terms`` holds index variables, ``symbols`` size symbols (bound from shapes),
+    each as (name, coefficient) in order of appearance.
+
+    >>> Affine.of("i", 2).plus(Affine.of("a")).shift(-1)
+    Affine(terms=(('i', 2), ('a', 1)), symbols=(), const=-1)
+    """
+
+    terms: tuple[tuple[str, int], ...] = ()
+    symbols: tuple[tuple[str, int], ...] = ()
+    const: int = 0
+
+    @staticmethod
+    def of(name: str, coef: int = 1) -> "Affine":
+        return Affine(((name, coef),)) if coef else Affine()
+
+    @staticmethod
+    def symbol(name: str) -> "Affine":
+        return Affine((), ((name, 1),))
+
+    @staticmethod
+    def constant(value: int) -> "Affine":
+        return Affine((), (), int(value))
+
+    def coef(self, name: str) -> int:
+        return dict(self.terms).get(name, 0)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in self.terms)
+
+    def plus(self, other: "Affine") -> "Affine":
+        return Affine(_merge(self.terms, other.terms), _merge(self.symbols, other.symbols),
+                      self.const + other.const)
+
+    def scale(self, k: int) -> "Affine":
+        return Affine(_merge(self.terms, (), k), _merge(self.symbols, (), k), self.const * k)
+
+    def shift(self, k: int) -> "Affine":
+        return Affine(self.terms, self.symbols, self.const + k)
+
+    def minus(self, other: "Affine") -> "Affine":
+        return self.plus(other.scale(-1))
+
+    def substitute(self, name: str, value: "Affine") -> "Affine":
+        coef = self.coef(name)
+        if not coef:
+            return self
+        rest = Affine(tuple((n, c) for n, c in self.terms if n != name), self.symbols, self.const)
+        return rest.plus(value.scale(coef))
+
+    def plain(self) -> str | None:
+        """The index name if this is exactly one index with coefficient 1."""
+        if not self.const and not self.symbols and len(self.terms) == 1 and self.terms[0][1] == 1:
+            return self.terms[0][0]
+        return None
+
+    @property
+    def is_constant(self) -> bool:
+        return not self.terms and not self.symbols
+
+
+def _merge(a, b, k: int = 1):
+    merged = {n: c * k for n, c in a}
+    for name, coef in b:
+        merged[name] = merged.get(name, 0) + coef
+    return tuple((n, c) for n, c in merged.items() if c)
+
+
+class Expr:
+    """Base of expression nodes."""
+
+    def children(self) -> tuple["Expr", ...]:
+        return ()
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: float
+
+
+@dataclass(frozen=True)
+class Index:
+    expr: Affine
+    mode: str = "zero"
+
+
+@dataclass(frozen=True)
+class Access(Expr):
+    tensor: str
+    index: tuple[Index, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        seen = dict.fromkeys(n for ix in self.index for n in ix.expr.names())
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """An elementwise function (arithmetic included) from the function table."""
+
+    fn: str
+    args: tuple[Expr, ...]
+
+    def children(self):
+        return self.args
+
+
+@dataclass(frozen=True)
+class Reduce(Expr):
+    op: str
+    over: tuple[str, ...]
+    body: Expr
+
+    def children(self):
+        return (self.body,)
+
+
+@dataclass(frozen=True)
+class Delta(Expr):
+    a: Affine
+    b: Affine
+
+
+@dataclass(frozen=True)
+class Range:
+    index: str
+    lo: Affine
+    hi: Affine
+
+
+@dataclass(frozen=True)
+class Stmt:
+    target: str
+    index: tuple[Affine, ...]
+    expr: Expr
+    accumulate: bool = False
+    where: tuple[Range, ...] = ()
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Decl:
+    kind: str                     # "input" or "param"
+    tensor: str
+    dims: tuple[Affine, ...]      # a size symbol or a literal each
+
+
+@dataclass(frozen=True)
+class Program:
+    decls: tuple[Decl, ...]
+    stmts: tuple[Stmt, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def sizes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n for d in self.decls for a in d.dims for n in a.names()))
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Tensors read before (or without) being written, in order of first use."""
+        written, found = set(), {}
+        for stmt in self.stmts:
+            for acc in accesses(stmt.expr):
+                if acc.tensor not in written:
+                    found.setdefault(acc.tensor, None)
+            written.add(stmt.target)
+        declared = [d.tensor for d in self.decls if d.tensor not in written]
+        return tuple(dict.fromkeys([*declared, *found]))
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of an expression tree, parents before children."""
+    yield expr
+    for child in expr.children():
+        yield from walk(child)
+
+
+def accesses(expr: Expr) -> Iterator[Access]:
+    return (node for node in walk(expr) if isinstance(node, Access))
+
+
+def index_names(expr: Expr) -> tuple[str, ...]:
+    """Index variables that occur in an expression (bound or free), in order."""
+    found: dict[str, None] = {}
+    for node in walk(expr):
+        if isinstance(node, Access):
+            found.update(dict.fromkeys(node.names()))
+        elif isinstance(node, Delta):
+            found.update(dict.fromkeys(node.a.names() + node.b.names()))
+        elif isinstance(node, Reduce):
+            found.update(dict.fromkeys(node.over))
+    return tuple(found)
+
+
+def free_names(expr: Expr) -> tuple[str, ...]:
+    """Index variables not bound by a reduction inside the expression."""
+    if isinstance(expr, Access):
+        return expr.names()
+    if isinstance(expr, Delta):
+        return tuple(dict.fromkeys(expr.a.names() + expr.b.names()))
+    if isinstance(expr, Reduce):
+        return tuple(n for n in free_names(expr.body) if n not in expr.over)
+    found: dict[str, None] = {}
+    for child in expr.children():
+        found.update(dict.fromkeys(free_names(child)))
+    return tuple(found)
