@@ -1,0 +1,256 @@
+"""Index ranges and tensor shapes, inferred symbolically from the sizes of the inputs.
+
+Sizes are sympy integer symbols: a declared size (``input X[N, C]`` gives ``N``) or the
+dimension itself (``X.shape[2]``). Ranges follow LANGUAGE.md: ``where`` first, then
+plain uses, then compound uses solved for their one unknown index, then the valid rule
+narrows ranges so that every unwrapped access stays in bounds. Reads that a ``where``
+range takes out of bounds are padded (zero, or the wrapper's mode).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..errors import SpecError
+from ..ir import nodes as ir
+
+Interval = tuple[sp.Expr, sp.Expr]      # [lo, hi): hi exclusive
+
+
+@dataclass(frozen=True)
+class Use:
+    """One place that fixes a size: dimension ``dim`` of ``tensor``, read with ``index``."""
+
+    tensor: str
+    dim: int
+    size: sp.Expr
+    index: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """Two sizes that must be equal at run time."""
+
+    first: Use
+    second: Use
+    line: int
+
+
+@dataclass
+class StmtRanges:
+    ranges: dict[str, Interval]
+    pads: dict[ir.Access, tuple[Interval, ...]]     # per access: (lo, hi) pad per dim
+    guarded: set = field(default_factory=set)       # (access, dim) kept in bounds by ranges
+    target_shape: tuple[sp.Expr, ...]
+    creates: bool                                   # first write of the target
+
+    def extent(self, name: str) -> sp.Expr:
+        lo, hi = self.ranges[name]
+        return hi - lo
+
+
+@dataclass
+class Analysis:
+    shapes: dict[str, tuple[sp.Expr, ...]]
+    stmts: list[StmtRanges]
+    checks: list[Check] = field(default_factory=list)
+    literals: list[Use] = field(default_factory=list)   # declared literal sizes
+    bindings: dict[str, Use] = field(default_factory=dict)   # size symbol -> where read
+    same: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # sizes checked equal
+
+
+def size_symbol(name: str) -> sp.Symbol:
+    return sp.Symbol(name, integer=True, nonnegative=True)
+
+
+def dim_symbol(tensor: str, dim: int) -> sp.Symbol:
+    return size_symbol(f"{tensor}.shape[{dim}]")
+
+
+def analyse(program: ir.Program, source: str = "") -> Analysis:
+    """Infer every range and shape of a checked program (symbolically)."""
+    analysis = Analysis({}, [])
+    _input_shapes(program, analysis)
+    for stmt in program.stmts:
+        analysis.stmts.append(_statement(stmt, analysis, source))
+    return analysis
+
+
+def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
+    decls = {d.tensor: d for d in program.decls}
+    ranks = _ranks(program)
+    for tensor in program.inputs:
+        decl = decls.get(tensor)
+        if decl is None:
+            analysis.shapes[tensor] = tuple(dim_symbol(tensor, d) for d in range(ranks[tensor]))
+            continue
+        shape = []
+        for d, dim in enumerate(decl.dims):
+            actual = Use(tensor, d, dim_symbol(tensor, d))
+            if dim.is_constant:
+                analysis.literals.append(Use(tensor, d, sp.Integer(dim.const)))
+            else:
+                name = dim.symbols[0][0]
+                analysis.bindings.setdefault(name, actual)
+            shape.append(actual.size)
+        analysis.shapes[tensor] = tuple(shape)
+
+
+def _ranks(program: ir.Program) -> dict[str, int]:
+    ranks = {d.tensor: len(d.dims) for d in program.decls}
+    for stmt in program.stmts:
+        for acc in ir.accesses(stmt.expr):
+            ranks.setdefault(acc.tensor, len(acc.index))
+    return ranks
+
+
+def to_sympy(a: ir.Affine) -> sp.Expr:
+    value = sp.Integer(a.const)
+    for name, coef in a.symbols:
+        value += coef * size_symbol(name)
+    return value
+
+
+def bounds(a: ir.Affine, ranges: dict[str, Interval]) -> Interval:
+    """Smallest and largest value (both inclusive) of an index expression."""
+    lo = hi = to_sympy(a)
+    for name, coef in a.terms:
+        first, last = ranges[name][0], ranges[name][1] - 1
+        lo += coef * (first if coef > 0 else last)
+        hi += coef * (last if coef > 0 else first)
+    return lo, hi
+
+
+def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
+    ranges: dict[str, Interval] = {r.index: (to_sympy(r.lo), to_sympy(r.hi)) for r in stmt.where}
+    fixed = set(ranges)
+    reads = _reads(stmt, analysis)
+    _plain_uses(stmt, reads, ranges, analysis)
+    reads = _canonical(reads, analysis)
+    ranges.update({n: (lo, hi.xreplace(analysis.same)) for n, (lo, hi) in ranges.items()})
+    guarded: set = set()
+    _solve(reads, ranges, guarded)
+    _require_ranges(stmt, ranges, source)
+    for _ in range(2):
+        _narrow(stmt, reads, ranges, fixed, guarded)
+    pads = {acc: tuple(_pad(ix, size, ranges, fixed, (acc, d) in guarded)
+                       for d, (ix, size) in enumerate(zip(acc.index, shape)))
+            for acc, shape in reads if acc.tensor != stmt.target or not stmt.accumulate}
+    creates = stmt.target not in analysis.shapes
+    target_shape = _target_shape(stmt, ranges, analysis, creates)
+    analysis.shapes.setdefault(stmt.target, target_shape)
+    return StmtRanges(ranges, pads, analysis.shapes[stmt.target], creates, guarded)
+
+
+def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:
+    reads = []
+    for acc in dict.fromkeys(ir.accesses(stmt.expr)):
+        if acc.tensor not in analysis.shapes:
+            raise SpecError(f"line {stmt.line}: '{acc.tensor}' is read before it is assigned")
+        reads.append((acc, analysis.shapes[acc.tensor]))
+    if stmt.accumulate and stmt.target in analysis.shapes:
+        lhs = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index))
+        reads.append((lhs, analysis.shapes[stmt.target]))
+    return reads
+
+
+def _canonical(reads, analysis: Analysis):
+    """Replace sizes already checked equal by one representative."""
+    return [(acc, tuple(sp.sympify(s).xreplace(analysis.same) for s in shape))
+            for acc, shape in reads]
+
+
+def _plain_uses(stmt, reads, ranges, analysis: Analysis) -> None:
+    first: dict[str, Use] = {}
+    for acc, shape in reads:
+        for d, (ix, size) in enumerate(zip(acc.index, shape)):
+            name = ix.expr.plain()
+            if ix.mode != "zero" or name is None or name in ranges and name not in first:
+                continue
+            use = Use(acc.tensor, d, size, name)
+            if name not in first:
+                first[name] = use
+                ranges[name] = (sp.Integer(0), size)
+            elif first[name].size != size:
+                _agree(first[name], use, stmt.line, analysis)
+
+
+def _agree(a: Use, b: Use, line: int, analysis: Analysis) -> None:
+    if a.size.is_number and b.size.is_number:
+        raise SpecError(f"line {line}: index '{a.index}' has size {a.size} in {a.tensor} "
+                        f"dimension {a.dim} but size {b.size} in {b.tensor} dimension {b.dim}")
+    analysis.checks.append(Check(a, b, line))
+    if isinstance(b.size, sp.Symbol):
+        analysis.same[b.size] = a.size
+
+
+def _solve(reads, ranges, guarded) -> None:
+    progress = True
+    while progress:
+        progress = False
+        for acc, shape in reads:
+            for d, (ix, size) in enumerate(zip(acc.index, shape)):
+                unknown = [n for n in ix.expr.names() if n not in ranges]
+                if ix.mode == "zero" and len(unknown) == 1:
+                    ranges[unknown[0]] = _solve_for(unknown[0], ix.expr, size, ranges)
+                    guarded.add((acc, d))
+                    progress = True
+
+
+def _solve_for(name: str, a: ir.Affine, size: sp.Expr, ranges) -> Interval:
+    """The values of ``name`` that keep ``a`` inside 0:size for every value of the rest."""
+    coef = a.coef(name)
+    rest = ir.Affine(tuple((n, c) for n, c in a.terms if n != name), a.symbols, a.const)
+    rmin, rmax = bounds(rest, ranges)
+    if coef > 0:
+        lo, last = sp.ceiling(-rmin / coef), sp.floor((size - 1 - rmax) / coef)
+    else:
+        lo, last = sp.ceiling((rmax - size + 1) / -coef), sp.floor(rmin / -coef)
+    return sp.Max(0, lo), last + 1
+
+
+def _narrow(stmt: ir.Stmt, reads, ranges, fixed, guarded) -> None:
+    lhs = [n for a in stmt.index for n in a.names()]
+    for acc, shape in reads:
+        for d, (ix, size) in enumerate(zip(acc.index, shape)):
+            free = [n for n in ix.expr.names() if n not in fixed]
+            if ix.mode != "zero" or len(free) < len(ix.expr.names()) or ix.expr.plain() \
+                    or (acc, d) in guarded:
+                continue
+            guarded.add((acc, d))
+            name = next((n for n in lhs if n in free), free[0])
+            lo, hi = ranges[name]
+            new_lo, new_hi = _solve_for(name, ix.expr, size, ranges)
+            ranges[name] = (sp.Max(lo, new_lo), sp.Min(hi, new_hi))
+
+
+def _require_ranges(stmt: ir.Stmt, ranges, source: str) -> None:
+    names = [n for a in stmt.index for n in a.names()] + list(ir.index_names(stmt.expr))
+    missing = next((n for n in names if n not in ranges), None)
+    if missing is None:
+        return
+    message = (f"cannot infer the range of index '{missing}': it is never used alone in a "
+               f"dimension; give it one with `where {missing} in 0:N` (or `where {missing} < N`)")
+    lines = source.splitlines()
+    text = lines[stmt.line - 1] if 0 < stmt.line <= len(lines) else ""
+    found = re.search(rf"\b{re.escape(missing)}\b", text)
+    column = found.start() + 1 if found else None
+    raise SpecError(message, source, stmt.line, column, column and column + len(missing))
+
+
+def _pad(ix: ir.Index, size: sp.Expr, ranges, fixed, guarded: bool) -> Interval:
+    """Padding a read needs; only wrapped reads and ``where`` ranges can leave bounds."""
+    if ix.mode == "zero" and (guarded or not set(ix.expr.names()) & fixed):
+        return sp.Integer(0), sp.Integer(0)
+    lo, hi = bounds(ix.expr, ranges)
+    return sp.Max(0, -lo), sp.Max(0, hi - size + 1)
+
+
+def _target_shape(stmt: ir.Stmt, ranges, analysis: Analysis, creates: bool):
+    if not creates:
+        return analysis.shapes[stmt.target]
+    if not stmt.accumulate:
+        return tuple(ranges[a.plain()][1] for a in stmt.index)
+    return tuple(sp.Max(0, bounds(a, ranges)[1] + 1) for a in stmt.index)
