@@ -42,9 +42,9 @@ class Check:
 class StmtRanges:
     ranges: dict[str, Interval]
     pads: dict[ir.Access, tuple[Interval, ...]]     # per access: (lo, hi) pad per dim
-    guarded: set = field(default_factory=set)       # (access, dim) kept in bounds by ranges
     target_shape: tuple[sp.Expr, ...]
     creates: bool                                   # first write of the target
+    guarded: set = field(default_factory=set)       # (access, dim) kept in bounds by ranges
 
     def extent(self, name: str) -> sp.Expr:
         lo, hi = self.ranges[name]
