@@ -86,3 +86,7 @@ def print_program(p: ir.Program) -> str:
     lines = [f"{d.kind} {d.tensor}[{', '.join(map(print_affine, d.dims))}]" for d in p.decls]
     lines += [print_stmt(s) for s in p.stmts]
     return "\n".join(lines) + "\n"
+
+
+def print_access(a: ir.Access) -> str:
+    return print_expr(a)

@@ -59,6 +59,7 @@ class Analysis:
     literals: list[Use] = field(default_factory=list)   # declared literal sizes
     bindings: dict[str, Use] = field(default_factory=dict)   # size symbol -> where read
     same: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # sizes checked equal
+    defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # assigned dims: formulas
 
 
 def size_symbol(name: str) -> sp.Symbol:
@@ -91,10 +92,11 @@ def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
             actual = Use(tensor, d, dim_symbol(tensor, d))
             if dim.is_constant:
                 analysis.literals.append(Use(tensor, d, sp.Integer(dim.const)))
+                shape.append(sp.Integer(dim.const))
             else:
                 name = dim.symbols[0][0]
                 analysis.bindings.setdefault(name, actual)
-            shape.append(actual.size)
+                shape.append(size_symbol(name))
         analysis.shapes[tensor] = tuple(shape)
 
 
@@ -140,8 +142,11 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
             for acc, shape in reads if acc.tensor != stmt.target or not stmt.accumulate}
     creates = stmt.target not in analysis.shapes
     target_shape = _target_shape(stmt, ranges, analysis, creates)
-    analysis.shapes.setdefault(stmt.target, target_shape)
-    return StmtRanges(ranges, pads, analysis.shapes[stmt.target], creates, guarded)
+    if creates:
+        dims = tuple(dim_symbol(stmt.target, d) for d in range(len(target_shape)))
+        analysis.defs.update(zip(dims, target_shape))
+        analysis.shapes[stmt.target] = dims
+    return StmtRanges(ranges, pads, target_shape, creates, guarded)
 
 
 def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:

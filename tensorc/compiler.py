@@ -1,0 +1,49 @@
+"""The pipeline, top to bottom: parse -> check -> IR -> ranges -> plan -> emit -> load."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .errors import SpecError
+from .ir import nodes as ir
+from .language.check import check
+from .language.parse import parse
+from .language.ranges import analyse
+from .plan.graph import prune
+from .runtime.program import Program
+
+BACKENDS = ("numpy",)
+
+
+def compile(source: str, backend: str = "numpy") -> Program:  # noqa: A001
+    """Compile spec text into a callable Program.
+
+    >>> import numpy as np, tensorc as tc
+    >>> prog = tc.compile("H[i, j] = X[i + a, j + b] * V[a, b]")
+    >>> x, v = np.arange(9.0).reshape(3, 3), np.array([[0.0, 1], [2, 3]])
+    >>> prog(X=x, V=v)["H"].tolist()
+    [[19.0, 25.0], [37.0, 43.0]]
+    """
+    if not isinstance(source, str):
+        raise TypeError(f"tc.compile takes spec text (str), not {type(source).__name__}")
+    return _compile(source, backend)
+
+
+@lru_cache(maxsize=256)
+def _compile(source: str, backend: str) -> Program:
+    program = check(parse(source), source)
+    return build(program, backend, source)
+
+
+def build(program: ir.Program, backend: str = "numpy", source: str = "") -> Program:
+    """IR -> Program: the back half of the pipeline, shared with derived programs."""
+    if backend not in BACKENDS:
+        raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
+    program = prune(program)
+    analysis = analyse(program, source)
+    module = _emitter(backend)(program, analysis)
+    return Program(program, analysis, module, backend, source)
+
+
+def _emitter(backend: str):
+    from .backends.numpy import emit_module
+    return emit_module

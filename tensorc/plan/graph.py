@@ -1,0 +1,37 @@
+"""The program as a networkx DAG of statements and tensors."""
+from __future__ import annotations
+
+import networkx as nx
+
+from ..ir import nodes as ir
+
+
+def dataflow(program: ir.Program) -> nx.DiGraph:
+    """Nodes ("stmt", k) and ("tensor", name); edges follow the data.
+
+    A statement reads the tensor versions written before it; ``+=`` also reads its target.
+    """
+    graph = nx.DiGraph()
+    for k, stmt in enumerate(program.stmts):
+        node = ("stmt", k)
+        graph.add_node(node, stmt=stmt)
+        reads = {a.tensor for a in ir.accesses(stmt.expr)}
+        if stmt.accumulate:
+            reads.add(stmt.target)
+        for tensor in reads:
+            graph.add_edge(("tensor", tensor), node)
+        graph.add_edge(node, ("tensor", stmt.target))
+    return graph
+
+
+def prune(program: ir.Program) -> ir.Program:
+    """Dead-code elimination: keep the statements the outputs depend on."""
+    graph = dataflow(program)
+    live: set = set()
+    for name in program.outputs:
+        node = ("tensor", name)
+        live |= nx.ancestors(graph, node) | {node}
+    stmts = tuple(s for k, s in enumerate(program.stmts) if ("stmt", k) in live)
+    if len(stmts) == len(program.stmts):
+        return program
+    return ir.Program(program.decls, stmts, program.outputs)

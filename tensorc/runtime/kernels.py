@@ -1,0 +1,80 @@
+"""The few array primitives that generated NumPy code calls; everything else is plain NumPy."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .contract import einsum  # noqa: F401  (re-exported for generated code)
+
+PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
+
+
+def result_type(*arrays) -> np.dtype:
+    """The floating dtype a program computes in: float32 stays float32.
+
+    >>> result_type(np.ones(2, np.float32), 2.0)
+    dtype('float32')
+    """
+    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float64)
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def view(x: np.ndarray, start, steps, shape) -> np.ndarray:
+    """A zero-copy affine view: ``out[v...] = x[start + sum_v v * steps[v]]``.
+
+    ``steps`` holds, for each axis of the view, how far one step along it moves in each
+    dimension of ``x`` (stride, dilation, flips and diagonals are all just steps).
+
+    >>> view(np.arange(6.0), (1,), ((2,), (1,)), (2, 2)).tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    shape = tuple(int(s) for s in shape)
+    if 0 in shape or x.size == 0:
+        return np.zeros(shape, x.dtype)
+    strides = tuple(int(np.dot(step, x.strides)) if x.ndim else 0 for step in steps)
+    base = x[tuple(slice(int(s), None) for s in start)] if x.ndim else x[...]
+    return as_strided(base, shape, strides, writeable=False)
+
+
+def pad(x: np.ndarray, widths, modes) -> np.ndarray:
+    """Pad each dimension with its boundary mode: zero, wrap, reflect or clamp."""
+    widths = [(int(lo), int(hi)) for lo, hi in widths]
+    for mode in dict.fromkeys(modes):
+        these = [w if m == mode else (0, 0) for w, m in zip(widths, modes)]
+        if any(lo or hi for lo, hi in these):
+            x = np.pad(x, these, mode=PAD_MODES[mode])
+    return x
+
+
+def delta(steps, const: int, shape, dtype) -> np.ndarray:
+    """Kronecker delta of an affine expression: 1 where ``const + sum v*steps[v] == 0``."""
+    value = np.full((1,) * len(shape), const, dtype=np.int64)
+    for axis, (step, size) in enumerate(zip(steps, shape)):
+        grid = np.arange(int(size)).reshape([-1 if a == axis else 1 for a in range(len(shape))])
+        value = value + step * grid
+    return (value == 0).astype(dtype)
+
+
+def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> None:
+    """``target[start + sum_v v*steps[v]] += value[v...]``, vectorized per loop offset.
+
+    Axes listed in ``loops`` are iterated in Python (kernel offsets: a handful); the other
+    axes map to distinct positions, so each iteration is one strided in-place add.
+    """
+    kept = [a for a in range(value.ndim) if a not in loops]
+    strides = tuple(int(np.dot(steps[a], target.strides)) for a in kept)
+    for offset in itertools.product(*(range(value.shape[a]) for a in loops)):
+        origin = np.array(start, dtype=np.int64)
+        for a, k in zip(loops, offset):
+            origin += k * np.asarray(steps[a], dtype=np.int64)
+        index = [slice(None)] * value.ndim
+        for a, k in zip(loops, offset):
+            index[a] = k
+        part = value[tuple(index)]
+        if part.size == 0:
+            continue
+        base = target[tuple(slice(int(s), None) for s in origin)]
+        window = as_strided(base, tuple(value.shape[a] for a in kept), strides)
+        window += part

@@ -1,0 +1,142 @@
+"""Program: a compiled spec you call with arrays; checks shapes, caches per shape set."""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from ..errors import InputError, ShapeError
+from ..ir import nodes as ir
+from ..ir.printer import print_program
+from ..language.ranges import Analysis, dim_symbol
+
+
+class Program:
+    """A compiled tensorc program.
+
+    >>> import tensorc as tc
+    >>> prog = tc.compile("Y[i] = A[i, k] * x[k]")
+    >>> prog(A=np.eye(2), x=np.array([3.0, 4.0]))["Y"].tolist()
+    [3.0, 4.0]
+    """
+
+    def __init__(self, program: ir.Program, analysis: Analysis, source: str, backend: str,
+                 text: str = ""):
+        self.ir, self.analysis, self.backend = program, analysis, backend
+        self.source = source
+        self.text = text
+        namespace: dict = {}
+        exec(compile(source, f"<tensorc:{backend}>", "exec"), namespace)  # noqa: S102
+        self._run = namespace["program"]
+        self._bound: dict[tuple, dict] = {}
+        self._last_shapes: dict[str, tuple] | None = None
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return self.ir.outputs
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.ir.inputs
+
+    @cached_property
+    def spec(self) -> str:
+        return print_program(self.ir)
+
+    @property
+    def plan(self):
+        from ..plan.report import plan_report
+        return plan_report(self, self._last_shapes)
+
+    def plan_for(self, **shapes):
+        """The plan for given input shapes, without running: ``prog.plan_for(X=(2, 3))``."""
+        from ..plan.report import plan_report
+        shapes = {k: tuple(v) for k, v in shapes.items()}
+        self.bind(shapes)
+        return plan_report(self, shapes)
+
+    def __call__(self, **arrays) -> dict[str, np.ndarray]:
+        missing = [n for n in self.inputs if n not in arrays]
+        extra = [n for n in arrays if n not in self.inputs]
+        if missing or extra:
+            raise InputError(_input_message(self.inputs, missing, extra))
+        values = [_as_array(arrays[n]) for n in self.inputs]
+        shapes = {n: v.shape for n, v in zip(self.inputs, values)}
+        self.bind(shapes)
+        self._last_shapes = shapes
+        return dict(zip(self.outputs, self._run(*values)))
+
+    def bind(self, shapes: dict[str, tuple]) -> dict:
+        """Check input shapes against the spec; the sizes of every dimension, cached."""
+        key = tuple(shapes[n] for n in self.inputs)
+        if key not in self._bound:
+            self._bound[key] = _bind(self.analysis, self.ir, shapes)
+        return self._bound[key]
+
+    def __repr__(self) -> str:
+        return f"<tensorc.Program {', '.join(self.outputs)} <- {', '.join(self.inputs)}>"
+
+
+def _as_array(value) -> np.ndarray:
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    return array
+
+
+def _input_message(inputs, missing, extra) -> str:
+    parts = []
+    if missing:
+        parts.append(f"missing input{'s' * (len(missing) > 1)} {', '.join(missing)}")
+    if extra:
+        parts.append(f"unexpected input{'s' * (len(extra) > 1)} {', '.join(extra)}")
+    return "; ".join(parts) + f" (the program takes {', '.join(inputs)})"
+
+
+def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> dict:
+    values: dict[sp.Symbol, int] = {}
+    for tensor, shape in shapes.items():
+        expected = analysis.shapes[tensor]
+        if len(shape) != len(expected):
+            raise ShapeError(f"{tensor} has {len(shape)} dimension{'s' * (len(shape) != 1)} "
+                             f"{tuple(shape)}, but the spec indexes it with {len(expected)}")
+        values.update({dim_symbol(tensor, d): int(s) for d, s in enumerate(shape)})
+    for name, use in analysis.bindings.items():
+        values[sp.Symbol(name, integer=True, nonnegative=True)] = values[use.size]
+    for use in analysis.literals:
+        actual = values[dim_symbol(use.tensor, use.dim)]
+        if actual != int(use.size):
+            raise ShapeError(f"{use.tensor} dimension {use.dim} has size {actual}, but it is "
+                             f"declared {int(use.size)}")
+    _check_declared_symbols(analysis, program, values)
+    for check in analysis.checks:
+        a, b = (int(sp.sympify(u.size).subs(values)) for u in (check.first, check.second))
+        if a != b:
+            raise ShapeError(f"index '{check.first.index}' (line {check.line}) has size {a} in "
+                             f"{check.first.tensor} dimension {check.first.dim} but size {b} in "
+                             f"{check.second.tensor} dimension {check.second.dim}")
+    for stmt, info in zip(program.stmts, analysis.stmts):
+        for name, (lo, hi) in info.ranges.items():
+            lo_v, hi_v = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
+            if hi_v < lo_v:
+                raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
+                                 f"{lo_v}:{hi_v}: the inputs are too small for this statement")
+        for sym, formula in analysis.defs.items():
+            if sym.name.startswith(f"{stmt.target}.") and sym not in values:
+                values[sym] = int(sp.sympify(formula).subs(values))
+    return values
+
+
+def _check_declared_symbols(analysis: Analysis, program: ir.Program, values) -> None:
+    for decl in program.decls:
+        for d, dim in enumerate(decl.dims):
+            if dim.is_constant or decl.tensor not in analysis.shapes:
+                continue
+            name = dim.symbols[0][0]
+            use = analysis.bindings[name]
+            actual = values.get(dim_symbol(decl.tensor, d))
+            if actual is not None and actual != values[use.size]:
+                raise ShapeError(f"size {name}: {decl.tensor} dimension {d} has size {actual} "
+                                 f"but {use.tensor} dimension {use.dim} has size "
+                                 f"{values[use.size]}")
