@@ -41,6 +41,21 @@ class Val:
     fresh: bool = True          # a new array nobody else holds (safe to return or mutate)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One execution choice, recorded for ``prog.plan``.
+
+    ``axes`` are the index names the step iterates over (for a contraction: the axes of
+    each operand), ``output`` a contraction's kept axes.
+    """
+
+    kind: str
+    detail: str
+    axes: tuple = ()
+    output: tuple = ()
+    bytes_of: str | None = None
+
+
 class SizePrinter(PythonCodePrinter):
     """Integer size expressions as Python: floor and ceiling stay in integers."""
 

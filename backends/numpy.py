@@ -12,7 +12,8 @@ from tensorc.ir.printer import print_access, print_stmt
 from tensorc.language.functions import FUNCTIONS
 from tensorc.language.ranges import Analysis, StmtRanges, bounds, to_sympy
 
-from .base import Printer, SizePrinter, Val, Writer, extent_name, size_name, tensor_name
+from .base import (Printer, SizePrinter, Step, Val, Writer, extent_name, size_name,
+                   tensor_name)
 
 
 class FunctionPrinter(SciPyPrinter):
@@ -41,7 +42,7 @@ class FunctionPrinter(SciPyPrinter):
 
     def _print_Piecewise(self, expr):
         (then, cond), (other, _) = expr.args
-        if then == 1 and other == 0:
+        if then.is_number and other.is_number and (then, other) == (1, 0):
             return f"{self._print(cond)}.astype(dt)"
         return f"np.where({self._print(cond)}, {self._print(then)}, {self._print(other)})" \
             ".astype(dt, copy=False)"
@@ -55,8 +56,14 @@ def function_template(name: str) -> str:
     'np.maximum({0}, 0)'
     """
     fn = FUNCTIONS[name]
-    slots = {p: sp.Symbol(f"{{{k}}}", real=True) for k, p in enumerate(fn.params)}
-    return FunctionPrinter().doprint(fn.evaluated.xreplace(slots))
+    slots = {p: sp.Symbol(f"SLOT{k}", real=True) for k, p in enumerate(fn.params)}
+    # Numbers print as Python floats: NumPy scalars would promote float32 to float64.
+    expr = fn.evaluated.xreplace(slots).replace(
+        lambda e: e.is_number and not e.is_Integer, lambda e: sp.Float(e, 17))
+    code = FunctionPrinter().doprint(expr)
+    for k in range(fn.arity):
+        code = code.replace(f"SLOT{k}", f"{{{k}}}")
+    return code
 
 
 class NumpyEmitter(Printer):
@@ -68,6 +75,7 @@ class NumpyEmitter(Printer):
     def __init__(self, program: ir.Program, analysis: Analysis):
         self.program, self.analysis = program, analysis
         self.w = Writer()
+        self.steps: list[list[Step]] = []
         names = {s: f"{tensor_name(s.name.split('.')[0])}.{s.name.split('.', 1)[1]}"
                  for shape in analysis.shapes.values() for s in shape if isinstance(s, sp.Symbol)
                  and "." in s.name}
@@ -101,6 +109,7 @@ class NumpyEmitter(Printer):
     # --- statements ------------------------------------------------------------
     def statement(self, stmt: ir.Stmt, info: StmtRanges) -> None:
         self.stmt, self.info, self.memo = stmt, info, {}
+        self.steps.append([])
         self.order = [n for a in stmt.index for n in a.names()]
         self.w.line()
         self.w.line(f"# {print_stmt(stmt)}")
@@ -142,6 +151,11 @@ class NumpyEmitter(Printer):
         steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
         loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
         self.w.line(f"rt.scatter_add({target}, {full}, {_tuple(start)}, {steps}, {loops})")
+        loop_names = ", ".join(names[k] for k in loops) or "none"
+        self.step("scatter", f"strided adds, loop over {loop_names}", names)
+
+    def step(self, kind: str, detail: str, axes, output=(), bytes_of: str | None = None):
+        self.steps[-1].append(Step(kind, detail, tuple(axes), tuple(output), bytes_of))
 
     def slices(self, names: tuple[str, ...]) -> str:
         parts = []
@@ -175,6 +189,8 @@ class NumpyEmitter(Printer):
             widths = ", ".join(f"({self.size(lo)}, {self.size(hi)})" for lo, hi in pads)
             modes = tuple(ix.mode for ix in node.index)
             base = self.w.bind(f"rt.pad({base}, ({widths},), {modes})")
+            self.step("pad", f"{node.tensor}: {', '.join(dict.fromkeys(modes))} (np.pad copy)",
+                      node.names(), bytes_of=node.tensor)
         axes = node.names()
         if not padded and self._plain(node):
             return Val(base, axes, fresh=False)
@@ -184,6 +200,7 @@ class NumpyEmitter(Printer):
         shape = ", ".join(extent_name(n) for n in axes)
         code = (f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, "
                 f"({shape},))")
+        self.step("view", f"{print_access(node)}: zero-copy strided view", ())
         return Val(self.w.bind(code, f"{print_access(node)} -> {' '.join(axes)}"), axes, False)
 
     def _plain(self, node: ir.Access) -> bool:
@@ -210,6 +227,7 @@ class NumpyEmitter(Printer):
         axes = self.union(a.axes for a in args)
         codes = [_atom(self.align(a, axes)) for a in args]
         code = function_template(node.fn).format(*codes)
+        self.step("elementwise", node.fn, axes)
         return Val(self.w.bind(code), axes)
 
     def _emit_Reduce(self, node: ir.Reduce) -> Val:
@@ -219,6 +237,7 @@ class NumpyEmitter(Printer):
         axis = tuple(body.axes.index(n) for n in node.over)
         kept = tuple(n for n in body.axes if n not in node.over)
         fn = {"max": "np.max", "min": "np.min", "mean": "np.mean"}[node.op]
+        self.step("reduce", f"{node.op} over {', '.join(node.over)}", body.axes)
         return Val(self.w.bind(f"{fn}({body.code}, axis={axis})"), kept)
 
     def contraction(self, node: ir.Reduce) -> Val:
@@ -236,6 +255,7 @@ class NumpyEmitter(Printer):
         eq = ",".join("".join(letters[n] for n in v.axes) for v in vals)
         eq += "->" + "".join(letters[n] for n in kept)
         operands = ", ".join(v.code for v in vals)
+        self.step("contract", eq, tuple(v.axes for v in vals), output=kept)
         return Val(self.w.bind(f'{scale}rt.einsum("{eq}", {operands})',
                                f"sum over {', '.join(node.over)}"), kept)
 
@@ -289,6 +309,7 @@ def _tuple(items) -> str:
     return f"({', '.join(items)}{',' * (len(items) == 1)})"
 
 
-def emit_module(program: ir.Program, analysis: Analysis) -> str:
-    """The NumPy module for a program (its function is ``program``)."""
-    return NumpyEmitter(program, analysis).module()
+def emit_module(program: ir.Program, analysis: Analysis) -> tuple[str, list[list[Step]]]:
+    """The NumPy module for a program (its function is ``program``) and its plan steps."""
+    emitter = NumpyEmitter(program, analysis)
+    return emitter.module(), emitter.steps

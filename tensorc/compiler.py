@@ -40,10 +40,10 @@ def build(program: ir.Program, backend: str = "numpy", source: str = "") -> Prog
         raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
     program = prune(program)
     analysis = analyse(program, source)
-    module = _emitter(backend)(program, analysis)
-    return Program(program, analysis, module, backend, source)
+    module, steps = _emitter(backend)(program, analysis)
+    return Program(program, analysis, module, backend, source, steps)
 
 
 def _emitter(backend: str):
-    from .backends.numpy import emit_module
+    from .backends.numpy import emit_module  # the top-level backends/ installs here
     return emit_module

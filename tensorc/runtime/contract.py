@@ -15,6 +15,7 @@ copies as possible.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import NamedTuple
 
@@ -276,7 +277,7 @@ def _run_bytes(order, size: dict, stride: dict, itemsize: int) -> int:
 
 def _merged_stride(group, size: dict, stride: dict) -> int | None:
     """Stride of ``group`` merged into one axis, or None if that needs a copy."""
-    for outer, inner in zip(group, group[1:]):
+    for outer, inner in itertools.pairwise(group):
         if stride[outer] != stride[inner] * size[inner]:
             return None
     return stride[group[-1]] if group else 0
@@ -501,78 +502,93 @@ def _reduce_single(x: np.ndarray, axes: str, out: str) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1024)
 def _einsum_plan(eq: str, shapes, strides, dtype: np.dtype):
-    """Steps ``(positions, axes..., out_axes)`` with intermediate orders chosen by look-ahead."""
+    """Steps ``(positions, input axes, out_axes)``; intermediate orders chosen by look-ahead."""
     inputs, output = _parse(eq)
     path = _path(eq, shapes)[0]
-    sizes = _letter_sizes(zip(inputs, shapes))
     ops = [_Info(tuple(x), s, st) for x, s, st in zip(inputs, shapes, strides)]
     steps = []
     for t, positions in enumerate(path):
         picked = [ops[i] for i in positions]
         for i in sorted(positions, reverse=True):
             ops.pop(i)
-        need = set(output).union(*(o.letters for o in ops))
-        last = t == len(path) - 1
-        later = path[t + 1] if not last else None
-        axes = _step_axes(picked, need, ops, later, output if last else None, sizes, dtype)
+        if t == len(path) - 1:
+            axes = output
+        else:
+            axes = _step_axes(picked, ops, path[t + 1], output, dtype)
         steps.append((positions, tuple("".join(p.letters) for p in picked), axes))
-        ops.append(_Info(tuple(axes), tuple(sizes[x] for x in axes),
-                         _c_strides([sizes[x] for x in axes], dtype.itemsize)))
+        ops.append(_intermediate(axes, picked, dtype.itemsize))
     return tuple(steps)
 
 
-def _step_axes(picked, need, rest, later, final, sizes, dtype) -> str:
-    """Output axes for one path step: the final order, or the best-looking intermediate."""
-    if final is not None:
-        return final
-    letters = set().union(*(p.letters for p in picked)) & need
+def _intermediate(axes, picked, itemsize: int) -> _Info:
+    """Metadata of a freshly computed (C-contiguous) intermediate with letters ``axes``."""
+    sizes = _letter_sizes(("".join(p.letters), p.shape) for p in picked)
+    shape = tuple(sizes[x] for x in axes)
+    return _Info(tuple(axes), shape, _c_strides(shape, itemsize))
+
+
+def _needed(rest, output) -> set:
+    return set(output).union(*(o.letters for o in rest))
+
+
+def _step_axes(picked, rest, later, output, dtype) -> str:
+    """Axis order of an intermediate: cheapest for this step plus the next one."""
+    need = _needed(rest, output)
+    sizes = _letter_sizes(("".join(p.letters), p.shape) for p in picked)
+    letters = [x for x in dict.fromkeys("".join("".join(p.letters) for p in picked))
+               if x in need]
     if len(picked) != 2:
-        return "".join(x for x in dict.fromkeys("".join(p.letters for p in picked))
-                       if x in letters)
-    a, b = (_prepared(p, q, need) for p, q in (picked, picked[::-1]))
-    ones = "".join(sorted(x for x in letters if sizes[x] == 1))
+        return "".join(letters)
+    ones = "".join(x for x in letters if sizes[x] == 1)
+    a, b = _prepared(picked[0], picked[1], need, dtype), _prepared(picked[1], picked[0],
+                                                                  need, dtype)
     keep = frozenset(x for x in letters if sizes[x] != 1)
-    orders = {_free_order(a, b, keep, dtype)[1]}
     batch, a_kept, b_kept, con = _classify(a, b, keep)
-    orders.update(_natural_orders(a, b, batch, a_kept, b_kept) if con else ())
-    best = min(sorted(orders), key=lambda o: _pair_plan(a, b, o, dtype).cost
-               + _lookahead(o + tuple(ones), rest, later, need, sizes, dtype))
-    return "".join(best) + ones
+    orders = [_free_order(a, b, keep, dtype)[1]]
+    if con:
+        orders += _natural_orders(a, b, batch, a_kept, b_kept)
+
+    def total(order) -> float:
+        axes = order + tuple(ones)
+        nxt = _intermediate(axes, picked, dtype.itemsize)
+        return _pair_plan(a, b, order, dtype).cost + _lookahead(nxt, rest, later, output, dtype)
+
+    return "".join(min(dict.fromkeys(orders), key=total)) + ones
 
 
-def _prepared(info: _Info, other: _Info, need) -> _Info:
-    """Simulate _prep_plan on metadata: drop size-1 axes and letters summed away."""
+def _prepared(info: _Info, other: _Info, need, dtype: np.dtype) -> _Info:
+    """Simulate the size-1 drop and private sums of contract_pair on metadata only."""
     keep = [i for i, (x, n) in enumerate(zip(info.letters, info.shape))
             if n != 1 and (x in other.letters or x in need)]
-    dropped_sum = any(n != 1 and info.letters[i] not in other.letters
-                      and info.letters[i] not in need for i, n in enumerate(info.shape))
+    summed = any(n != 1 and i not in keep for i, n in enumerate(info.shape))
     letters = tuple(info.letters[i] for i in keep)
     shape = tuple(info.shape[i] for i in keep)
     strides = tuple(info.strides[i] for i in keep)
-    if dropped_sum:  # np.sum writes its result in the input's memory order
-        by_mem = sorted(range(len(keep)), key=lambda j: -abs(strides[j]))
-        dense = _c_strides([shape[j] for j in by_mem], 1)
-        strides = tuple(dense[by_mem.index(j)] * abs(info.strides[keep[0]] or 1) // max(
-            abs(info.strides[keep[0]] or 1), 1) for j in range(len(keep)))
+    if summed:  # np.sum lays its result out in the input's memory order
+        by_mem = sorted(range(len(keep)), key=lambda j: (-abs(strides[j]), j))
+        dense = _c_strides([shape[j] for j in by_mem], dtype.itemsize)
+        new = [0] * len(keep)
+        for rank, j in enumerate(by_mem):
+            new[j] = dense[rank]
+        strides = tuple(new)
     return _Info(letters, shape, strides)
 
 
-def _lookahead(order, rest, later, need, sizes, dtype) -> float:
-    """Cost of the next path step if it consumes the intermediate laid out in ``order``."""
-    if later is None:
-        return 0.0
-    ops = list(rest) + [_Info(tuple(order), tuple(sizes[x] for x in order),
-                              _c_strides([sizes[x] for x in order], dtype.itemsize))]
-    if len(ops) - 1 not in later or len(later) != 2:
+def _lookahead(made: _Info, rest, later, output, dtype) -> float:
+    """Cost of the next path step when it consumes the intermediate ``made``."""
+    ops = [*rest, made]
+    if len(later) != 2 or len(ops) - 1 not in later:
         return 0.0
     a, b = ops[later[0]], ops[later[1]]
     remaining = [o for i, o in enumerate(ops) if i not in later]
-    nxt_need = set(need).union(*(o.letters for o in remaining)) if remaining else set(need)
+    need = _needed(remaining, output)
+    a, b = _prepared(a, b, need, dtype), _prepared(b, a, need, dtype)
+    sizes = dict(zip(a.letters, a.shape)) | dict(zip(b.letters, b.shape))
     if not remaining:
-        nxt_need = set(need) - set().union(*(o.letters for o in rest)) | set()
-    a2, b2 = _prepared(a, b, nxt_need), _prepared(b, a, nxt_need)
-    keep = frozenset(x for x in set(a2.letters) | set(b2.letters) if x in nxt_need)
-    return _free_order(a2, b2, keep, dtype)[0]
+        out = tuple(x for x in output if x in sizes)
+        return _pair_plan(a, b, out, dtype).cost
+    keep = frozenset(x for x in sizes if x in need)
+    return _free_order(a, b, keep, dtype)[0]
 
 
 def _run_steps(steps, ops: list) -> np.ndarray:

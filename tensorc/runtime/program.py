@@ -22,10 +22,11 @@ class Program:
     """
 
     def __init__(self, program: ir.Program, analysis: Analysis, source: str, backend: str,
-                 text: str = ""):
+                 text: str = "", steps=()):
         self.ir, self.analysis, self.backend = program, analysis, backend
         self.source = source
         self.text = text
+        self.steps = list(steps)
         namespace: dict = {}
         exec(compile(source, f"<tensorc:{backend}>", "exec"), namespace)  # noqa: S102
         self._run = namespace["program"]
@@ -53,6 +54,10 @@ class Program:
         """The plan for given input shapes, without running: ``prog.plan_for(X=(2, 3))``."""
         from ..plan.report import plan_report
         shapes = {k: tuple(v) for k, v in shapes.items()}
+        missing = [n for n in self.inputs if n not in shapes]
+        extra = [n for n in shapes if n not in self.inputs]
+        if missing or extra:
+            raise InputError(_input_message(self.inputs, missing, extra))
         self.bind(shapes)
         return plan_report(self, shapes)
 

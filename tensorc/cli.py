@@ -1,0 +1,49 @@
+"""Command line: ``tensorc emit FILE.tc`` and ``tensorc plan FILE.tc --shape X=2x3x32x32``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .compiler import compile
+from .errors import TensorcError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tensorc`` command; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="tensorc", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    emit = commands.add_parser("emit", help="print the emitted module")
+    emit.add_argument("file")
+    emit.add_argument("--backend", default="numpy")
+    plan = commands.add_parser("plan", help="print the execution plan for given shapes")
+    plan.add_argument("file")
+    plan.add_argument("--shape", action="append", default=[], metavar="NAME=AxBxC",
+                      help="an input's shape, e.g. X=2x3x32x32 (repeat per input)")
+    plan.add_argument("--backend", default="numpy")
+    args = parser.parse_args(argv)
+    try:
+        with open(args.file) as f:
+            prog = compile(f.read(), backend=args.backend)
+        if args.command == "emit":
+            print(prog.source, end="")
+        else:
+            print(prog.plan_for(**_shapes(args.shape)))
+    except (TensorcError, OSError) as err:
+        print(f"tensorc: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _shapes(items: list[str]) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for item in items:
+        name, _, dims = item.partition("=")
+        try:
+            shapes[name.strip()] = tuple(int(d) for d in dims.split("x")) if dims else ()
+        except ValueError:
+            raise TensorcError(f"--shape {item!r}: write NAME=AxBxC, e.g. X=2x3x32x32") from None
+    return shapes
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""``prog.plan``: how each statement runs, with FLOPs and bytes moved for a shape set."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..ir.printer import print_stmt
+from ..runtime.contract import contraction_cost
+
+
+@dataclass
+class PlanRow:
+    line: int
+    statement: str
+    step: str
+    detail: str
+    flops: int | None
+    bytes: int | None
+
+
+class Plan:
+    """A table: one row per execution step, grouped by statement.
+
+    ``str(plan)`` prints it; ``plan.rows`` holds the rows; ``plan.flops`` and
+    ``plan.bytes`` are the totals (None without shapes).
+    """
+
+    def __init__(self, rows: list[PlanRow], shapes: dict | None, itemsize: int):
+        self.rows, self.shapes, self.itemsize = rows, shapes, itemsize
+
+    @property
+    def flops(self) -> int | None:
+        return None if self.shapes is None else sum(r.flops or 0 for r in self.rows)
+
+    @property
+    def bytes(self) -> int | None:
+        return None if self.shapes is None else sum(r.bytes or 0 for r in self.rows)
+
+    def __str__(self) -> str:
+        head = ("plan for " + ", ".join(f"{k}{list(v)}" for k, v in self.shapes.items())
+                if self.shapes else "plan (no shapes yet: call the program or plan_for(...))")
+        table = [("stmt", "step", "detail", "FLOPs", "bytes")]
+        last = None
+        for r in self.rows:
+            label = f"{r.line}: {r.statement}" if r.statement != last else ""
+            last = r.statement
+            table.append((label, r.step, r.detail, _num(r.flops), _num(r.bytes)))
+        widths = [min(60, max(len(row[k]) for row in table)) for k in range(5)]
+        lines = [head]
+        for row in table:
+            cells = [c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(row, widths)]
+            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
+        if self.shapes:
+            lines.append(f"total: {_num(self.flops)} FLOPs, {_num(self.bytes)} bytes moved")
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+
+def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
+    values = program.bind(shapes) if shapes else None
+    rows = []
+    for stmt, info, steps in zip(program.ir.stmts, program.analysis.stmts, program.steps):
+        text = print_stmt(stmt)
+        extent = _extents(info, values)
+        for step in steps:
+            flops, moved = _cost(step, extent, program, values, itemsize)
+            rows.append(PlanRow(stmt.line, text, step.kind, _detail(step), flops, moved))
+        written = _size(info.target_shape, values)
+        rows.append(PlanRow(stmt.line, text, "write", f"{'+= ' if stmt.accumulate else ''}"
+                            f"{stmt.target}", None, None if written is None else written * itemsize))
+    return Plan(rows, shapes, itemsize)
+
+
+def _detail(step) -> str:
+    if step.kind == "contract":
+        return f"{step.detail} (opt_einsum path, BLAS pairs)"
+    return step.detail
+
+
+def _extents(info, values):
+    if values is None:
+        return None
+    return {n: int(sp.sympify(hi - lo).subs(values)) for n, (lo, hi) in info.ranges.items()}
+
+
+def _size(shape, values) -> int | None:
+    if values is None:
+        return None
+    return math.prod(int(sp.sympify(s).subs(values)) for s in shape)
+
+
+def _cost(step, extent, program, values, itemsize):
+    if extent is None:
+        return None, None
+    if step.kind == "contract":
+        shapes = [tuple(extent[n] for n in axes) for axes in step.axes]
+        cost = contraction_cost(step.detail, shapes)
+        return int(cost["flops"]), itemsize * math.prod(extent[n] for n in step.output)
+    volume = math.prod(extent[n] for n in step.axes)
+    if step.kind == "view":
+        return 0, 0
+    if step.kind == "pad":
+        return 0, itemsize * _size(program.analysis.shapes[step.bytes_of], values)
+    return volume, itemsize * volume
+
+
+def _num(value) -> str:
+    if value is None:
+        return "?"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.3g}{unit}"
+    return str(value)

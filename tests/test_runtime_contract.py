@@ -1,0 +1,313 @@
+"""Tests for tensorc.runtime.contract: BLAS-backed einsum execution."""
+from __future__ import annotations
+
+import numpy as np
+import opt_einsum
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
+
+from tensorc.errors import ShapeError, SpecError
+from tensorc.runtime import contract as rc
+from tensorc.runtime.contract import contract_pair, contraction_cost, einsum
+
+LETTERS = "abcdefgh"
+RTOL, ATOL = 1e-10, 1e-12
+CHECKS = settings(max_examples=300, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+
+
+# --------------------------------------------------------------------------------------------
+# strategies
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def equations(draw, min_ops=1, max_ops=4):
+    """A random explicit einsum equation with letter sizes 1-5."""
+    n_ops = draw(st.integers(min_ops, max_ops))
+    pool = LETTERS[:draw(st.integers(1, len(LETTERS)))]
+    inputs = ["".join(draw(st.permutations(pool))[:draw(st.integers(0, 4))])
+              for _ in range(n_ops)]
+    used = sorted(set("".join(inputs)))
+    out = draw(st.permutations(used))[:draw(st.integers(0, len(used)))]
+    sizes = {x: draw(st.integers(1, 5)) for x in used}
+    return inputs, "".join(out), sizes
+
+
+@st.composite
+def strided_views(draw, shape):
+    """A float64 array of ``shape`` that is a non-contiguous view (steps, flips, transposes)."""
+    ndim = len(shape)
+    perm = draw(st.permutations(range(ndim)))
+    steps = [draw(st.sampled_from([1, 2, -1, -2])) for _ in range(ndim)]
+    base_shape = [shape[p] * abs(steps[p]) for p in perm]
+    seed = draw(st.integers(0, 2**32 - 1))
+    base = np.random.default_rng(seed).uniform(-1, 1, base_shape)
+    view = base[tuple(slice(None, None, steps[p]) for p in perm)]
+    view = view.transpose(np.argsort(perm))
+    if ndim and draw(st.booleans()):  # broadcast one size-1 axis with stride 0
+        axis = draw(st.integers(0, ndim - 1))
+        small = view[tuple(slice(0, 1) if i == axis else slice(None) for i in range(ndim))]
+        view = np.broadcast_to(small, shape)
+    assert view.shape == tuple(shape)
+    return view
+
+
+def _arrays(inputs, sizes, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, [sizes[x] for x in axes]).astype(dtype) for axes in inputs]
+
+
+# --------------------------------------------------------------------------------------------
+# property tests
+# --------------------------------------------------------------------------------------------
+
+
+@CHECKS
+@given(equations())
+def test_einsum_matches_numpy(spec):
+    inputs, out, sizes = spec
+    eq = f"{','.join(inputs)}->{out}"
+    ops = _arrays(inputs, sizes)
+    got = einsum(eq, *ops)
+    want = np.einsum(eq, *ops)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+@CHECKS
+@given(equations(min_ops=2, max_ops=2), st.data())
+def test_contract_pair_strided_views(spec, data):
+    (a_axes, b_axes), out, sizes = spec
+    a = data.draw(strided_views([sizes[x] for x in a_axes]))
+    b = data.draw(strided_views([sizes[x] for x in b_axes]))
+    got = contract_pair(a, a_axes, b, b_axes, out)
+    want = np.einsum(f"{a_axes},{b_axes}->{out}", a, b)
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert got.flags.c_contiguous
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+
+
+@settings(max_examples=60, deadline=None)
+@given(equations(min_ops=2, max_ops=3))
+def test_float32_dtype_preserved(spec):
+    inputs, out, sizes = spec
+    eq = f"{','.join(inputs)}->{out}"
+    ops = _arrays(inputs, sizes, dtype=np.float32)
+    got = einsum(eq, *ops)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, np.einsum(eq, *ops), rtol=1e-4, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# explicit cases
+# --------------------------------------------------------------------------------------------
+
+
+def test_matrix_chain_mismatched_sizes():
+    ops = _arrays(["ij", "jk", "kl", "lm"], dict(i=7, j=33, k=2, l=41, m=5))
+    got = einsum("ij,jk,kl,lm->im", *ops)
+    np.testing.assert_allclose(got, ops[0] @ ops[1] @ ops[2] @ ops[3], rtol=RTOL)
+    got_t = einsum("ij,jk,kl,lm->mi", *ops)
+    np.testing.assert_allclose(got_t, (ops[0] @ ops[1] @ ops[2] @ ops[3]).T, rtol=RTOL)
+
+
+def _conv_inputs(dtype=np.float64, layout="nchw"):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 3, 10, 10)).astype(dtype)
+    w = rng.standard_normal((5, 3, 3, 3)).astype(dtype)
+    if layout == "nchw":
+        return x, w, sliding_window_view(x, (3, 3), axis=(2, 3)), "ncijab"
+    xh = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    return x, w, sliding_window_view(xh, (3, 3), axis=(1, 2)), "nijcab"
+
+
+@pytest.mark.parametrize("layout", ["nchw", "nhwc"])
+@pytest.mark.parametrize("out", ["noij", "nijo", "onij", "ijno"])
+def test_conv_window_contraction(layout, out):
+    torch = pytest.importorskip("torch")
+    x, w, view, v_axes = _conv_inputs(layout=layout)
+    got = contract_pair(view, v_axes, w, "ocab", out)
+    np.testing.assert_allclose(got, np.einsum(f"{v_axes},ocab->{out}", view, w), rtol=RTOL)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w)).numpy()
+    np.testing.assert_allclose(got, np.einsum(f"noij->{out}", ref), rtol=1e-9, atol=1e-10)
+
+
+def test_conv_window_float32_and_einsum_entry():
+    x, w, view, v_axes = _conv_inputs(np.float32)
+    got = einsum(f"{v_axes},ocab->noij", view, w)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, np.einsum(f"{v_axes},ocab->noij", view, w), rtol=1e-4,
+                               atol=1e-4)
+
+
+def test_conv_with_bias_three_operands():
+    _, w, view, v_axes = _conv_inputs()
+    scale = np.linspace(0.5, 1.5, 5)
+    got = einsum(f"{v_axes},ocab,o->noij", view, w, scale)
+    want = np.einsum(f"{v_axes},ocab,o->noij", view, w, scale)
+    np.testing.assert_allclose(got, want, rtol=RTOL)
+
+
+def test_negative_stride_views():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((6, 7, 8))[::-1, :, ::-2]
+    b = rng.standard_normal((8, 4))[::-2, ::-1]
+    for out in ["ik", "ki", "kij", "jik"]:
+        want = np.einsum(f"ijc,ck->{out}", a, b)
+        np.testing.assert_allclose(contract_pair(a, "ijc", b, "ck", out), want, rtol=RTOL)
+    flipped = np.flip(np.arange(25.0).reshape(5, 5))
+    np.testing.assert_allclose(contract_pair(flipped, "ij", flipped, "jk", "ik"),
+                               flipped @ flipped, rtol=RTOL)
+
+
+def test_stride_zero_broadcast_views():
+    rng = np.random.default_rng(3)
+    a = np.broadcast_to(rng.standard_normal((1, 6)), (5, 6))
+    b = np.broadcast_to(rng.standard_normal((6, 1)), (6, 4))
+    np.testing.assert_allclose(contract_pair(a, "ij", b, "jk", "ik"), a @ b, rtol=RTOL)
+    c = as_strided(rng.standard_normal(3), shape=(3, 4, 5), strides=(8, 0, 0))
+    np.testing.assert_allclose(contract_pair(c, "ijk", b[:5], "kl", "lji"),
+                               np.einsum("ijk,kl->lji", c, b[:5]), rtol=RTOL)
+
+
+def test_scalars():
+    s, t = np.float64(2.5), np.array(4.0)
+    v = np.arange(3.0)
+    assert contract_pair(s, "", t, "", "").shape == ()
+    assert contract_pair(s, "", t, "", "") == 10.0
+    np.testing.assert_allclose(contract_pair(s, "", v, "i", "i"), 2.5 * v)
+    np.testing.assert_allclose(contract_pair(v, "i", v, "i", ""), v @ v)
+    np.testing.assert_allclose(einsum("i,i,->", v, v, s), 2.5 * (v @ v))
+    assert isinstance(contract_pair(v, "i", v, "i", ""), np.ndarray)
+
+
+def test_size_zero_dims():
+    a, b = np.ones((3, 0)), np.ones((0, 4))
+    np.testing.assert_array_equal(contract_pair(a, "ij", b, "jk", "ik"), np.zeros((3, 4)))
+    assert contract_pair(a, "ij", np.ones((0, 2)), "jk", "ki").shape == (2, 3)
+    assert contract_pair(np.ones((0, 5)), "ij", np.ones((5, 2)), "jk", "ik").shape == (0, 2)
+    np.testing.assert_array_equal(einsum("ij,jk,kl->il", a, b, np.ones((4, 2))),
+                                  np.zeros((3, 2)))
+    assert einsum("ij->j", np.ones((0, 3))).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_outer_products_and_elementwise():
+    rng = np.random.default_rng(4)
+    u, v = rng.standard_normal(5), rng.standard_normal(7)
+    np.testing.assert_allclose(contract_pair(u, "i", v, "j", "ji"), np.outer(v, u))
+    m, n = rng.standard_normal((5, 7)), rng.standard_normal((7, 5)).T
+    np.testing.assert_allclose(contract_pair(m, "ij", n, "ij", "ij"), m * n)
+    np.testing.assert_allclose(contract_pair(m, "ij", n, "ij", "ji"), (m * n).T)
+    np.testing.assert_allclose(contract_pair(m, "ij", u, "k", "jki"),
+                               np.einsum("ij,k->jki", m, u))
+
+
+def test_size_one_and_private_letters():
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((4, 1, 6, 3))
+    b = rng.standard_normal((6, 1, 2, 5))
+    for eq in ["icjp,jcku->ik", "icjp,jcku->kci", "icjp,jcku->cu", "icjp,jcku->"]:
+        a_axes, rest = eq.split(",")
+        b_axes, out = rest.split("->")
+        np.testing.assert_allclose(contract_pair(a, a_axes, b, b_axes, out),
+                                   np.einsum(eq, a, b), rtol=RTOL)
+    # size-1 axes broadcast against larger ones, as in np.einsum
+    np.testing.assert_allclose(contract_pair(np.ones((2, 1)), "ij", np.ones((3, 4)), "jk", "ik"),
+                               np.einsum("ij,jk->ik", np.ones((2, 1)), np.ones((3, 4))))
+
+
+def test_mixed_dtypes_promote():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b = np.arange(12, dtype=np.float64).reshape(3, 4)
+    got = contract_pair(a, "ij", b, "jk", "ik")
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, a @ b)
+    ints = np.arange(6).reshape(2, 3)
+    assert contract_pair(ints, "ij", ints, "kj", "ik").tolist() == (ints @ ints.T).tolist()
+
+
+def test_single_operand_is_sum_and_transpose():
+    x = np.arange(24.0).reshape(2, 3, 4)
+    view = einsum("ijk->kji", x)
+    assert np.shares_memory(view, x)
+    np.testing.assert_array_equal(view, x.transpose(2, 1, 0))
+    np.testing.assert_allclose(einsum("ijk->ki", x), x.sum(1).T)
+    np.testing.assert_allclose(einsum("ijk->", x), x.sum())
+
+
+def test_errors():
+    a = np.ones((2, 3))
+    with pytest.raises(ShapeError):
+        contract_pair(a, "ij", np.ones((4, 5)), "jk", "ik")
+    with pytest.raises(ShapeError):
+        contract_pair(a, "i", a, "ij", "ij")
+    with pytest.raises(SpecError):
+        contract_pair(a, "ij", a, "ij", "iz")
+    with pytest.raises(SpecError):
+        einsum("ij,jk", a, a)
+    with pytest.raises(SpecError):
+        einsum("ii->i", np.ones((2, 2)))
+    with pytest.raises(SpecError):
+        einsum("ij,jk->ik", a)
+
+
+# --------------------------------------------------------------------------------------------
+# formulation choices
+# --------------------------------------------------------------------------------------------
+
+
+def _plan_for(a, a_axes, b, b_axes, out):
+    return rc._pair_plan(rc._Info(tuple(a_axes), a.shape, a.strides),
+                         rc._Info(tuple(b_axes), b.shape, b.strides), tuple(out), a.dtype)
+
+
+def test_conv_noij_needs_no_output_transpose():
+    x = np.ones((8, 4, 12, 12), np.float32)
+    w = np.ones((6, 4, 5, 5), np.float32)
+    view = sliding_window_view(x, (5, 5), axis=(2, 3))
+    plan = _plan_for(view, "ncijab", w, "ocab", "noij")
+    assert plan.out_perm is None  # the matmul writes the (n, o, i, j) output directly
+    assert not plan.b.copy  # the weights are viewed as (o, cab) without a copy
+
+
+def test_plain_matmul_does_not_copy():
+    a, b = np.ones((30, 40)), np.ones((50, 40))
+    plan = _plan_for(a, "ij", b, "kj", "ik")
+    assert not plan.a.copy and not plan.b.copy and plan.out_perm is None
+    assert plan.view_shape == (30, 50)
+
+
+def test_batched_matmul_keeps_batch_leading():
+    a, b = np.ones((3, 30, 40)), np.ones((3, 40, 20))
+    plan = _plan_for(a, "bij", b, "bjk", "bik")
+    assert plan.view_shape == (3, 30, 20) and plan.out_perm is None
+    assert not plan.a.copy and not plan.b.copy
+
+
+def test_path_computed_once_per_shapes(monkeypatch):
+    calls = []
+    real = opt_einsum.contract_path
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(opt_einsum, "contract_path", counting)
+    ops = _arrays(["ij", "jk", "kl"], dict(i=3, j=17, k=19, l=2), seed=7)
+    for _ in range(5):
+        einsum("ij,jk,kl->li", *ops)
+    contraction_cost("ij,jk,kl->li", [o.shape for o in ops])
+    assert len(calls) == 1
+    einsum("ij,jk,kl->li", *_arrays(["ij", "jk", "kl"], dict(i=3, j=17, k=19, l=3)))
+    assert len(calls) == 2
+
+
+def test_contraction_cost_report():
+    info = contraction_cost("ij,jk,kl,lm->im", [(8, 512), (512, 8), (8, 512), (512, 64)])
+    assert set(info) == {"path", "flops", "naive_flops", "largest_intermediate"}
+    assert len(info["path"]) == 3 and all(len(p) == 2 for p in info["path"])
+    assert 0 < info["flops"] <= info["naive_flops"]
+    assert info["largest_intermediate"] >= 8 * 64
