@@ -108,7 +108,7 @@ class NumpyEmitter(Printer):
 
     # --- statements ------------------------------------------------------------
     def statement(self, stmt: ir.Stmt, info: StmtRanges) -> None:
-        self.stmt, self.info, self.memo = stmt, info, {}
+        self.stmt, self.info, self.memo, self.summing = stmt, info, {}, set()
         self.steps.append([])
         self.order = [n for a in stmt.index for n in a.names()]
         self.w.line()
@@ -183,25 +183,40 @@ class NumpyEmitter(Printer):
         base = tensor_name(node.tensor)
         if not node.index:
             return Val(base, (), fresh=False)
-        pads = self.info.pads.get(node, ())
+        index, pads = list(node.index), list(self.info.pads.get(node, ()))
         padded = any(w != 0 for pair in pads for w in pair)
         if padded:
             widths = ", ".join(f"({self.size(lo)}, {self.size(hi)})" for lo, hi in pads)
-            modes = tuple(ix.mode for ix in node.index)
+            modes = tuple(ix.mode for ix in index)
             base = self.w.bind(f"rt.pad({base}, ({widths},), {modes})")
             self.step("pad", f"{node.tensor}: {', '.join(dict.fromkeys(modes))} (np.pad copy)",
                       node.names(), bytes_of=node.tensor)
-        axes = node.names()
         if not padded and self._plain(node):
-            return Val(base, axes, fresh=False)
+            return Val(base, node.names(), fresh=False)
+        perm = self._channels_last(index)
+        if perm:
+            base = self.w.bind(f"np.ascontiguousarray({base}.transpose({perm}))",
+                               "summed channels last: the window copy moves contiguous runs")
+            self.step("layout", f"{node.tensor}: transpose {perm}", node.names(),
+                      bytes_of=node.tensor)
+            index = [index[d] for d in perm]
+            pads = [pads[d] for d in perm] if padded else pads
+        axes = tuple(dict.fromkeys(n for ix in index for n in ix.expr.names()))
         start = [self.at_lo(ix.expr) + (pads[d][0] if padded else 0)
-                 for d, ix in enumerate(node.index)]
-        steps = tuple(tuple(ix.expr.coef(n) for ix in node.index) for n in axes)
+                 for d, ix in enumerate(index)]
+        steps = tuple(tuple(ix.expr.coef(n) for ix in index) for n in axes)
         shape = ", ".join(extent_name(n) for n in axes)
         code = (f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, "
                 f"({shape},))")
         self.step("view", f"{print_access(node)}: zero-copy strided view", ())
         return Val(self.w.bind(code, f"{print_access(node)} -> {' '.join(axes)}"), axes, False)
+
+    def _channels_last(self, index: list[ir.Index]) -> tuple[int, ...] | None:
+        """A window read inside a contraction: move plainly-summed dims (channels) last."""
+        summed = [d for d, ix in enumerate(index) if ix.expr.plain() in self.summing]
+        if not summed or index[-1].expr.plain() is not None or summed[-1] == len(index) - 1:
+            return None
+        return tuple(d for d in range(len(index)) if d not in summed) + tuple(summed)
 
     def _plain(self, node: ir.Access) -> bool:
         """Every dimension one distinct index that covers it exactly: the array itself."""
@@ -244,7 +259,9 @@ class NumpyEmitter(Printer):
         consts, factors = [], []
         for factor in _factors(node.body):
             (consts if isinstance(factor, ir.Const) else factors).append(factor)
+        self.summing = set(node.over)
         vals = [self.emit(f) for f in factors]
+        self.summing = set()
         kept = self.union(tuple(n for n in v.axes if n not in node.over) for v in vals)
         scale = "".join(f"{c.value!r} * " for c in consts)
         if not vals:

@@ -73,7 +73,7 @@ def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:
     target = node.target.id
     accumulate = node.op == "+="
     lhs_nodes = node.indices or ()
-    index_vars = _index_vars(node)
+    index_vars = _index_vars(node) - ctx.sizes
     lhs = tuple(_affine(ctx, e, index_vars) for e in lhs_nodes)
     _check_target(ctx, node, lhs, accumulate)
     lhs_names = {n for a in lhs for n in a.names()}

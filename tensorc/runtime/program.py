@@ -115,6 +115,8 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
             raise ShapeError(f"{use.tensor} dimension {use.dim} has size {actual}, but it is "
                              f"declared {int(use.size)}")
     _check_declared_symbols(analysis, program, values)
+    for sym, formula in analysis.defs.items():     # assigned tensors' shapes, in order
+        values[sym] = int(sp.sympify(formula).subs(values))
     for check in analysis.checks:
         a, b = (int(sp.sympify(u.size).subs(values)) for u in (check.first, check.second))
         if a != b:
@@ -127,9 +129,6 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
             if hi_v < lo_v:
                 raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
                                  f"{lo_v}:{hi_v}: the inputs are too small for this statement")
-        for sym, formula in analysis.defs.items():
-            if sym.name.startswith(f"{stmt.target}.") and sym not in values:
-                values[sym] = int(sp.sympify(formula).subs(values))
     return values
 
 
