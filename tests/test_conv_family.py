@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tensorc as tc
 
@@ -410,3 +412,108 @@ def test_integer_inputs_become_float64():
     out = tc.compile(CONV2D)(X=x, W=w)["Y"]
     assert out.dtype == np.float64
     close(out, F.conv2d(t(x.astype(float)), t(w.astype(float))))
+
+
+# ---------------------------------------------------------------- generated 1-D / 2-D convs
+
+
+
+def _affine(stride, dil, pad):
+    text = f"{stride}*i" if stride != 1 else "i"
+    text += f" + {dil}*a" if dil != 1 else " + a"
+    if pad:
+        text += f" - {pad}"
+    return text
+
+
+def loop_conv1d(x, k, stride, dil, pad, mode, n_out):
+    y = np.zeros(n_out)
+    for i in range(n_out):
+        for a in range(len(k)):
+            e = _index(stride * i + dil * a - pad, len(x), mode)
+            if e is not None:
+                y[i] += x[e] * k[a]
+    return y
+
+
+@settings(max_examples=80, deadline=None)
+@given(length=st.integers(1, 9), ksize=st.integers(1, 4), stride=st.integers(1, 3),
+       dil=st.integers(1, 3), pad=st.integers(0, 3),
+       mode=st.sampled_from(["zero", "wrap", "reflect", "clamp"]),
+       seed=st.integers(0, 2**31))
+def test_generated_conv1d(length, ksize, stride, dil, pad, mode, seed):
+    n_out = (length + 2 * pad - dil * (ksize - 1) - 1) // stride + 1
+    if n_out < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x, k = rng.standard_normal(length), rng.standard_normal(ksize)
+    spec = f"Y[i] = X[{_wrapped(mode, _affine(stride, dil, pad))}] * K[a]   where i in 0:{n_out}"
+    out = tc.compile(spec)(X=x, K=k)["Y"]
+    close(out, loop_conv1d(x, k, stride, dil, pad, mode, n_out))
+    if mode == "zero":
+        close(out, F.conv1d(t(x)[None, None], t(k)[None, None], stride=stride, dilation=dil,
+                            padding=pad)[0, 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(1, 9), ksize=st.integers(1, 4), stride=st.integers(1, 3),
+       dil=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_generated_valid_conv1d_inferred_range(length, ksize, stride, dil, seed):
+    n_out = (length - dil * (ksize - 1) - 1) // stride + 1
+    if n_out < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x, k = rng.standard_normal((2, length)), rng.standard_normal(ksize)
+    spec = f"Y[n, i] = X[n, {_affine(stride, dil, 0)}] * K[a]"
+    out = tc.compile(spec)(X=x, K=k)["Y"]
+    close(out, F.conv1d(t(x)[:, None], t(k)[None, None], stride=stride, dilation=dil)[:, 0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 6), w=st.integers(1, 6), kh=st.integers(1, 3), kw=st.integers(1, 3),
+       sh=st.integers(1, 2), sw=st.integers(1, 2), ph=st.integers(0, 2), pw=st.integers(0, 2),
+       seed=st.integers(0, 2**31))
+def test_generated_conv2d_zero_padding(h, w, kh, kw, sh, sw, ph, pw, seed):
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if oh < 1 or ow < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x, k = rng.standard_normal((1, 2, h, w)), rng.standard_normal((3, 2, kh, kw))
+    ei = f"{sh}*i + a - {ph}"
+    ej = f"{sw}*j + b - {pw}"
+    spec = f"Y[n, o, i, j] = X[n, c, {ei}, {ej}] * K[o, c, a, b]   where i in 0:{oh}, j in 0:{ow}"
+    out = tc.compile(spec)(X=x, K=k)["Y"]
+    close(out, F.conv2d(t(x), t(k), stride=(sh, sw), padding=(ph, pw)))
+
+
+# ---------------------------------------------------------------- pooling with padding
+
+def test_avg_pool_zero_padding_counts_pad():
+    y = rand(1, 2, 5, 5)
+    spec = ("input Y[N, C, H, W]\n"
+            "A[n, c, i, j] = mean(Y[n, c, 2*i + p - 1, 2*j + q - 1])"
+            "   where p < 3, q < 3, i in 0:3, j in 0:3")
+    out = tc.compile(spec)(Y=y)["A"]
+    close(out, F.avg_pool2d(t(y), 3, 2, padding=1, count_include_pad=True))
+
+
+def test_max_pool_clamp_padding():
+    # clamp padding repeats the edge, so it never changes a max: equals torch's -inf padding
+    y = rand(1, 2, 5, 6)
+    spec = ("input Y[N, C, H, W]\n"
+            "P[n, c, i, j] = max(Y[n, c, clamp(2*i + p - 1), clamp(2*j + q - 1)])"
+            "   where p < 3, q < 3, i in 0:3, j in 0:3")
+    out = tc.compile(spec)(Y=y)["P"]
+    close(out, F.max_pool2d(t(y), 3, 2, padding=1))
+
+
+def test_partial_sum_with_where():
+    x = rand(3, 5)
+    out = tc.compile("S[i] = sum(X[i, k])   where k < 2")(X=x)["S"]
+    close(out, x[:, :2].sum(axis=1))
+
+
+def test_mean_over_explicit_range():
+    x = rand(3, 5)
+    out = tc.compile("S[i] = mean(X[i, k])   where k in 0:8")(X=x)["S"]
+    close(out, x.sum(axis=1) / 8)

@@ -29,9 +29,17 @@ __all__ = ["contract_pair", "contraction_cost", "einsum"]
 # Cost model, in nanoseconds (calibrated on one core of the development machine).
 _NS_PER_BYTE = 0.067  # streaming copy / memory-bound kernel
 _NS_PER_RUN = 3.0  # extra cost per contiguous run moved by a strided copy
-_NS_PER_CALL = 300.0  # one BLAS call inside matmul's batch loop
-_NS_PER_PACKED_BYTE = 0.05  # GEMM packing of both operands, paid on every call
+_NS_PER_FAR_RUN = 20.0  # ... when consecutive runs are a page or more apart (TLB misses)
+_PAGE_BYTES = 4096
+_NS_PER_CALL = 100.0  # one BLAS call inside matmul's batch loop
 _FLOPS_PER_NS_BYTE = 440.0  # peak GEMM flops/ns times itemsize (110 GF/s for float32)
+_SMALL_SIDE_EFF = {1: 0.4, 2: 0.6, 3: 0.8}  # GEMM efficiency when min(M, N) is tiny
+_SMALL_GEMM_MNK = 1_000_000  # BLAS "small matrix" kernels skip packing below this M*N*K
+_BIG_GEMM_EFF = 0.75  # packed GEMMs above it ran ~25% slower (OpenBLAS, 1 core)
+_SMALL_TRANS_EFF = 0.6  # small kernels lose ~40% on a transposed right-hand matrix...
+_SMALL_TRANS_K = 256
+_SMALL_TRANS_EFF_LONG_K = 0.9  # ... but only ~10% once K is long
+_CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
 
 _reshape_nocopy = {"copy": False} if np.lib.NumpyVersion(np.__version__) >= "2.1.0" else {}
 
@@ -45,11 +53,14 @@ class _Info(NamedTuple):
 
 
 class _Op(NamedTuple):
-    """How to present an operand to matmul: transpose, maybe copy, reshape, maybe swap."""
+    """How to present an operand to matmul: transpose, maybe copy, reshape, maybe swap.
 
-    perm: tuple[int, ...]
+    ``perm`` and ``shape`` are None in a final plan when they would change nothing.
+    """
+
+    perm: tuple[int, ...] | None
     copy: bool
-    shape: tuple[int, ...]
+    shape: tuple[int, ...] | None
     swap: bool
 
 
@@ -61,23 +72,27 @@ class _PairPlan(NamedTuple):
     a: _Op
     b: _Op
     layout: tuple[str, ...]  # letter order of the buffer the product is written to
-    view_perm: tuple[int, ...]  # layout -> (batch, M letters, N letters)
-    view_shape: tuple[int, ...]  # (batch..., M, N)
+    view_perm: tuple[int, ...] | None  # layout -> (batch, M letters, N letters)
+    view_shape: tuple[int, ...] | None  # (batch..., M, N)
     out_perm: tuple[int, ...] | None  # layout -> out order, None when layout is the output
 
 
-class _Prep(NamedTuple):
-    """Per-operand preparation: drop size-1 axes, sum letters used nowhere else."""
+class _Reduce(NamedTuple):
+    """Preparation of one operand: drop its size-1 axes, then sum letters used nowhere else."""
 
-    a_take: tuple | None
-    a_sum: tuple[int, ...]
-    a_letters: tuple[str, ...]
-    b_take: tuple | None
-    b_sum: tuple[int, ...]
-    b_letters: tuple[str, ...]
-    out_letters: tuple[str, ...]  # out_axes without size-1 letters
+    take: tuple | None  # index that drops the size-1 axes
+    axes: tuple[int, ...]  # axes summed after the take
+    shape: tuple[int, ...]  # shape of the (C-contiguous) sum
+
+
+class _Compiled(NamedTuple):
+    """Everything contract_pair needs for one (axes, shapes, strides, dtype) key."""
+
+    a: _Reduce | None
+    b: _Reduce | None
+    plan: _PairPlan
     out_shape: tuple[int, ...]
-    reduced_shape: tuple[int, ...]
+    reduced_shape: tuple[int, ...] | None  # out_shape without size-1 axes, if any
 
 
 # --------------------------------------------------------------------------------------------
@@ -95,15 +110,11 @@ def contract_pair(a, a_axes: str, b, b_axes: str, out_axes: str) -> np.ndarray:
     >>> contract_pair(a, "ij", b, "jk", "ki").shape
     (4, 2)
     """
-    a, b, dtype = _as_common(a, b)
-    prep = _prep_plan(a_axes, b_axes, out_axes, a.shape, b.shape)
-    a = _apply_prep(a, prep.a_take, prep.a_sum)
-    b = _apply_prep(b, prep.b_take, prep.b_sum)
-    plan = _pair_plan(_Info(prep.a_letters, a.shape, a.strides),
-                      _Info(prep.b_letters, b.shape, b.strides), prep.out_letters, dtype)
-    out = np.empty(prep.out_shape, dtype)
-    _execute(plan, a, b, out.reshape(prep.reduced_shape))
-    return out
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype:
+        a, b = _promote(a, b)
+    step = _compile(a_axes, b_axes, out_axes, a.shape, a.strides, b.shape, b.strides, a.dtype)
+    return _run_compiled(step, a, b)
 
 
 def einsum(eq: str, *operands) -> np.ndarray:
@@ -119,13 +130,14 @@ def einsum(eq: str, *operands) -> np.ndarray:
     if len(inputs) != len(operands):
         raise SpecError(f"{eq!r} names {len(inputs)} operands, got {len(operands)}")
     ops = [np.asarray(x) for x in operands]
-    for letters, x in zip(inputs, ops):
-        _check_axes(letters, x.shape)
     if len(ops) == 1:
+        _check_axes(inputs[0], ops[0].shape)
         return _reduce_single(ops[0], inputs[0], output)
-    shapes = tuple(x.shape for x in ops)
-    dtype = np.result_type(*ops)
-    steps = _einsum_plan(eq, shapes, tuple(x.strides for x in ops), dtype)
+    dtype = ops[0].dtype
+    if any(x.dtype != dtype for x in ops):
+        dtype = np.result_type(*ops)
+        ops = [x.astype(dtype, copy=False) for x in ops]
+    steps = _einsum_plan(eq, tuple(x.shape for x in ops), tuple(x.strides for x in ops), dtype)
     return _run_steps(steps, ops)
 
 
@@ -148,29 +160,35 @@ def contraction_cost(eq: str, shapes) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
-def _as_common(a, b):
-    a, b = np.asarray(a), np.asarray(b)
+def _promote(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.result_type(a, b)
-    if a.dtype != dtype:
-        a = a.astype(dtype)
-    if b.dtype != dtype:
-        b = b.astype(dtype)
-    return a, b, dtype
+    return a.astype(dtype, copy=False), b.astype(dtype, copy=False)
 
 
-def _apply_prep(x: np.ndarray, take, sum_axes) -> np.ndarray:
-    if take is not None:
-        x = x[take]
-    if sum_axes:
-        x = np.asarray(x.sum(axis=sum_axes, dtype=x.dtype))
+def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty(step.out_shape, a.dtype)
+    target = out if step.reduced_shape is None else out.reshape(step.reduced_shape)
+    _execute(step.plan, _reduce(a, step.a), _reduce(b, step.b), target)
+    return out
+
+
+def _reduce(x: np.ndarray, recipe: _Reduce | None) -> np.ndarray:
+    if recipe is None:
+        return x
+    if recipe.take is not None:
+        x = x[recipe.take]
+    if recipe.axes:
+        x = np.sum(x, axis=recipe.axes, dtype=x.dtype, out=np.empty(recipe.shape, x.dtype))
     return x
 
 
 def _present(x: np.ndarray, op: _Op) -> np.ndarray:
-    x = x.transpose(op.perm)
+    if op.perm is not None:
+        x = x.transpose(op.perm)
     if op.copy:
         x = np.ascontiguousarray(x)
-    x = x.reshape(op.shape)
+    if op.shape is not None:
+        x = x.reshape(op.shape)
     return x.swapaxes(-1, -2) if op.swap else x
 
 
@@ -179,7 +197,9 @@ def _execute(plan: _PairPlan, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> 
     buf = out
     if plan.out_perm is not None:
         buf = np.empty(tuple(out.shape[i] for i in _inverse(plan.out_perm)), out.dtype)
-    target = buf.transpose(plan.view_perm).reshape(plan.view_shape, **_reshape_nocopy)
+    target = buf if plan.view_perm is None else buf.transpose(plan.view_perm)
+    if plan.view_shape is not None:
+        target = target.reshape(plan.view_shape, **_reshape_nocopy)
     kernel = np.multiply if plan.mul else np.matmul
     kernel(_present(a, plan.a), _present(b, plan.b), out=target)
     if plan.out_perm is not None:
@@ -220,28 +240,38 @@ def _letter_sizes(pairs) -> dict[str, int]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _prep_plan(a_axes: str, b_axes: str, out_axes: str, a_shape: tuple[int, ...],
-               b_shape: tuple[int, ...]) -> _Prep:
+def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shape, b_strides,
+             dtype: np.dtype) -> _Compiled:
+    """Validate one pairwise call and plan it; cached, so this runs once per key."""
     sizes = _letter_sizes([(a_axes, a_shape), (b_axes, b_shape)])
     if len(set(out_axes)) != len(out_axes) or not set(out_axes) <= set(sizes):
         raise SpecError(f"output axes {out_axes!r} repeat a letter or name an unknown one")
-    a_red = [x for x, n in zip(a_axes, a_shape) if n != 1]
-    b_red = [x for x, n in zip(b_axes, b_shape) if n != 1]
-    a_sum = tuple(i for i, x in enumerate(a_red) if x not in b_red and x not in out_axes)
-    b_sum = tuple(i for i, x in enumerate(b_red) if x not in a_red and x not in out_axes)
-    return _Prep(
-        _take(a_shape), a_sum, tuple(x for i, x in enumerate(a_red) if i not in a_sum),
-        _take(b_shape), b_sum, tuple(x for i, x in enumerate(b_red) if i not in b_sum),
-        tuple(x for x in out_axes if sizes[x] != 1),
-        tuple(sizes[x] for x in out_axes),
-        tuple(sizes[x] for x in out_axes if sizes[x] != 1),
-    )
+    a = _Info(tuple(a_axes), a_shape, a_strides)
+    b = _Info(tuple(b_axes), b_shape, b_strides)
+    a_recipe, a_info = _reduce_operand(a, b, out_axes, dtype.itemsize)
+    b_recipe, b_info = _reduce_operand(b, a, out_axes, dtype.itemsize)
+    out_letters = tuple(x for x in out_axes if sizes[x] != 1)
+    out_shape = tuple(sizes[x] for x in out_axes)
+    reduced = None if len(out_letters) == len(out_axes) else tuple(sizes[x] for x in out_letters)
+    plan = _pair_plan(a_info, b_info, out_letters, dtype)
+    return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced)
 
 
-def _take(shape: tuple[int, ...]) -> tuple | None:
-    if 1 not in shape:
-        return None
-    return tuple(0 if n == 1 else slice(None) for n in shape)
+def _reduce_operand(info: _Info, other: _Info, keep, itemsize: int):
+    """(recipe or None, metadata after it) for dropping size-1 axes and private letters."""
+    others = {x for x, n in zip(other.letters, other.shape) if n != 1}
+    kept = [i for i, n in enumerate(info.shape) if n != 1]
+    summed = tuple(j for j, i in enumerate(kept)
+                   if info.letters[i] not in others and info.letters[i] not in keep)
+    if len(kept) == len(info.shape) and not summed:
+        return None, info
+    take = None if len(kept) == len(info.shape) else tuple(
+        slice(None) if n != 1 else 0 for n in info.shape)
+    left = [i for j, i in enumerate(kept) if j not in summed]
+    shape = tuple(info.shape[i] for i in left)
+    strides = _c_strides(shape, itemsize) if summed else tuple(info.strides[i] for i in left)
+    return (_Reduce(take, summed, shape),
+            _Info(tuple(info.letters[i] for i in left), shape, strides))
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,16 +283,28 @@ def _copy_ns(nbytes: float, run_bytes: int) -> float:
     return nbytes * _NS_PER_BYTE + nbytes / max(run_bytes, 1) * _NS_PER_RUN
 
 
-def _gemm_ns(batch: int, m: int, n: int, k: int, itemsize: int) -> float:
-    if batch * m * n * k == 0:
-        return batch * m * n * itemsize * _NS_PER_BYTE
-    touched = (m * k + k * n + m * n) * itemsize * _NS_PER_BYTE
-    small = min(m, n)
-    if small == 1:
-        return batch * (_NS_PER_CALL + touched)
-    flops = 2.0 * m * n * k * itemsize / (_FLOPS_PER_NS_BYTE * small / (small + 16))
-    packing = (m * k + k * n) * itemsize * _NS_PER_PACKED_BYTE
-    return batch * (_NS_PER_CALL + max(flops, touched) + packing)
+def _gemm_ns(calls: int, m: int, n: int, k: int, a_calls: int, b_calls: int, itemsize: int,
+             right_transposed: bool = False) -> float:
+    """Time of ``calls`` (m, k) @ (k, n) products; ``a_calls`` distinct left matrices etc."""
+    if calls * m * n * k == 0:
+        return calls * m * n * itemsize * _NS_PER_BYTE
+    eff = _SMALL_SIDE_EFF.get(min(m, n), 1.0)
+    if m * n * k > _SMALL_GEMM_MNK:
+        eff *= _BIG_GEMM_EFF
+    elif right_transposed and min(m, n) > 1:
+        eff *= _SMALL_TRANS_EFF if k < _SMALL_TRANS_K else _SMALL_TRANS_EFF_LONG_K
+    flop_ns = 2.0 * calls * m * n * k * itemsize / (_FLOPS_PER_NS_BYTE * eff)
+    reads = _read_bytes(m * k * itemsize, a_calls, calls) + _read_bytes(k * n * itemsize,
+                                                                         b_calls, calls)
+    mem_ns = (reads + calls * m * n * itemsize) * _NS_PER_BYTE
+    return calls * _NS_PER_CALL + max(flop_ns, mem_ns)
+
+
+def _read_bytes(matrix_bytes: int, distinct: int, calls: int) -> int:
+    """Bytes an operand streams from memory; a broadcast one is re-read unless it is cached."""
+    if distinct < calls and matrix_bytes > _CACHE_BYTES:
+        return calls * matrix_bytes
+    return distinct * matrix_bytes
 
 
 def _run_bytes(order, size: dict, stride: dict, itemsize: int) -> int:
@@ -283,6 +325,19 @@ def _merged_stride(group, size: dict, stride: dict) -> int | None:
     return stride[group[-1]] if group else 0
 
 
+def _scatter_ns(m: int, n: int, s_m: int, s_n: int, itemsize: int) -> float:
+    """Per-call cost of the separate contiguous runs a (m, n) output matrix is written in."""
+    if m * n <= 1:
+        return _NS_PER_RUN
+    if n == 1 or s_n == itemsize:
+        runs, gap = (1, 0) if m == 1 or s_m == n * itemsize else (m, s_m)
+    elif m == 1 or s_m == itemsize:
+        runs, gap = n, s_n
+    else:
+        runs, gap = m * n, max(s_m, s_n)
+    return runs * (_NS_PER_FAR_RUN if gap >= _PAGE_BYTES else _NS_PER_RUN)
+
+
 def _blas_ok(rows: int, cols: int, s_rows: int, s_cols: int, itemsize: int) -> bool:
     """Whether np.matmul hands a (rows, cols) matrix with these strides straight to BLAS."""
     if rows == 0 or cols == 0 or (rows == 1 and cols == 1):
@@ -295,29 +350,30 @@ def _blas_ok(rows: int, cols: int, s_rows: int, s_cols: int, itemsize: int) -> b
     return s_rows == itemsize and s_cols % itemsize == 0 and s_cols >= rows * itemsize
 
 
-def _operand(info: _Info, batch, row, col, itemsize: int) -> tuple[float, _Op]:
-    """Cost and recipe to present ``info`` as (batch..., rows, cols)."""
+def _operand(info: _Info, batch, row, col, itemsize: int) -> list[tuple[float, bool, _Op]]:
+    """Ways to present ``info`` as (batch..., rows, cols): (cost, column-major?, recipe)."""
     size = dict(zip(info.letters, info.shape))
     stride = dict(zip(info.letters, info.strides))
     own = [x for x in batch if x in size]
     bshape = tuple(size.get(x, 1) for x in batch)
     rows, cols = _prod(size[x] for x in row), _prod(size[x] for x in col)
     pos = {x: i for i, x in enumerate(info.letters)}
-    order = own + list(row) + list(col)
+    order, flipped = own + list(row) + list(col), own + list(col) + list(row)
     plain = _Op(tuple(pos[x] for x in order), False, bshape + (rows, cols), False)
+    if _prod(info.shape) == 0:
+        return [(0.0, False, plain)]
+    options = []
     s_rows, s_cols = _merged_stride(row, size, stride), _merged_stride(col, size, stride)
-    empty = _prod(info.shape) == 0
-    if empty or (s_rows is not None and s_cols is not None
-                 and _blas_ok(rows, cols, s_rows, s_cols, itemsize)):
-        return 0.0, plain
+    if s_rows is not None and s_cols is not None and _blas_ok(rows, cols, s_rows, s_cols,
+                                                              itemsize):
+        options.append((0.0, s_cols != itemsize and rows > 1 and cols > 1, plain))
     nbytes = _prod(info.shape) * itemsize
-    flipped = own + list(col) + list(row)
-    cost = _copy_ns(nbytes, _run_bytes(order, size, stride, itemsize))
-    cost_flipped = _copy_ns(nbytes, _run_bytes(flipped, size, stride, itemsize))
-    if cost_flipped < cost:
-        return cost_flipped, _Op(tuple(pos[x] for x in flipped), True, bshape + (cols, rows),
-                                 True)
-    return cost, plain._replace(copy=True)
+    options.append((_copy_ns(nbytes, _run_bytes(order, size, stride, itemsize)), False,
+                    plain._replace(copy=True)))
+    if rows > 1 and cols > 1:
+        options.append((_copy_ns(nbytes, _run_bytes(flipped, size, stride, itemsize)), True,
+                        _Op(tuple(pos[x] for x in flipped), True, bshape + (cols, rows), True)))
+    return options
 
 
 def _prod(values) -> int:
@@ -353,14 +409,21 @@ def _classify(a: _Info, b: _Info, out):
 def _formulation(a: _Info, b: _Info, sizes: dict, batch, ga, k, gb, layout, out,
                  itemsize: int) -> _PairPlan:
     """Cost and recipe for: a -> (batch, ga, k), b -> (batch, k, gb), product in ``layout``."""
-    cost_a, op_a = _operand(a, batch, ga, k, itemsize)
-    cost_b, op_b = _operand(b, batch, k, gb, itemsize)
-    m, n = _prod(sizes[x] for x in ga), _prod(sizes[x] for x in gb)
+    m, n, depth = (_prod(sizes[x] for x in group) for group in (ga, gb, k))
     nbatch = _prod(sizes[x] for x in batch)
-    cost = cost_a + cost_b + _gemm_ns(nbatch, m, n, _prod(sizes[x] for x in k), itemsize)
     lay_stride = dict(zip(layout, _c_strides([sizes[x] for x in layout], itemsize)))
     s_m, s_n = _merged_stride(ga, sizes, lay_stride), _merged_stride(gb, sizes, lay_stride)
+    out_f = m > 1 and n > 1 and s_n != itemsize
+    gemm = functools.partial(_gemm_ns, nbatch, m, n, depth,
+                             _prod(sizes[x] for x in batch if x in a.letters),
+                             _prod(sizes[x] for x in batch if x in b.letters), itemsize)
+    cost, op_a, op_b = min(
+        ((cost_a + cost_b + gemm(_right_transposed(a_f, b_f, out_f)), op_a, op_b)
+         for cost_a, a_f, op_a in _operand(a, batch, ga, k, itemsize)
+         for cost_b, b_f, op_b in _operand(b, batch, k, gb, itemsize)),
+        key=lambda option: option[0])
     out_bytes = nbatch * m * n * itemsize
+    cost += nbatch * _scatter_ns(m, n, s_m, s_n, itemsize)
     if not _blas_ok(m, n, s_m, s_n, itemsize):
         cost += 2 * _copy_ns(out_bytes, itemsize)  # matmul writes through a buffer
     pos = {x: i for i, x in enumerate(layout)}
@@ -371,6 +434,11 @@ def _formulation(a: _Info, b: _Info, sizes: dict, batch, ga, k, gb, layout, out,
     view_perm = tuple(pos[x] for x in (*batch, *ga, *gb))
     view_shape = tuple(sizes[x] for x in batch) + (m, n)
     return _PairPlan(cost, False, op_a, op_b, tuple(layout), view_perm, view_shape, out_perm)
+
+
+def _right_transposed(a_f: bool, b_f: bool, out_f: bool) -> bool:
+    """Whether BLAS gets its right operand transposed (matmul flips operands for F outputs)."""
+    return (not a_f) if out_f else b_f
 
 
 def _runs(order, allowed):
@@ -420,8 +488,27 @@ def _mul_plan(a: _Info, b: _Info, out, sizes: dict, itemsize: int) -> _PairPlan:
 @functools.lru_cache(maxsize=4096)
 def _pair_plan(a: _Info, b: _Info, out: tuple[str, ...], dtype: np.dtype) -> _PairPlan:
     """Cheapest formulation for prepared operands (no size-1 or private summed letters)."""
-    itemsize = dtype.itemsize
     sizes = dict(zip(a.letters, a.shape)) | dict(zip(b.letters, b.shape))
+    plan = _best_plan(a, b, out, sizes, dtype.itemsize)
+    layout_shape = tuple(sizes[x] for x in plan.layout)
+    view_perm, view_shape = _streamline(plan.view_perm, plan.view_shape, layout_shape)
+    return plan._replace(a=_streamline_op(plan.a, a.shape), b=_streamline_op(plan.b, b.shape),
+                         view_perm=view_perm, view_shape=view_shape)
+
+
+def _streamline(perm, shape, source_shape):
+    """(perm, shape) with None for a no-op transpose and a no-op reshape."""
+    moved = tuple(source_shape[i] for i in perm)
+    return (None if perm == tuple(range(len(perm))) else perm,
+            None if shape == moved else shape)
+
+
+def _streamline_op(op: _Op, source_shape) -> _Op:
+    perm, shape = _streamline(op.perm, op.shape, source_shape)
+    return op._replace(perm=perm, shape=op.shape if op.swap else shape)
+
+
+def _best_plan(a: _Info, b: _Info, out, sizes: dict, itemsize: int) -> _PairPlan:
     batch, a_kept, b_kept, con = _classify(a, b, out)
     if not con:
         return _mul_plan(a, b, out, sizes, itemsize)
@@ -500,9 +587,19 @@ def _reduce_single(x: np.ndarray, axes: str, out: str) -> np.ndarray:
     return np.transpose(x, [axes.index(letter) for letter in out])
 
 
+class _Step(NamedTuple):
+    """One path step of a compiled einsum."""
+
+    positions: tuple[int, ...]  # operands it consumes (opt_einsum convention)
+    pops: tuple[int, ...]  # the same, descending, for removal
+    pairs: tuple[_Compiled, ...]  # pairwise contractions folded left to right
+    letters: str  # single-operand step: input letters ...
+    axes: str  # ... and output letters
+
+
 @functools.lru_cache(maxsize=1024)
-def _einsum_plan(eq: str, shapes, strides, dtype: np.dtype):
-    """Steps ``(positions, input axes, out_axes)``; intermediate orders chosen by look-ahead."""
+def _einsum_plan(eq: str, shapes, strides, dtype: np.dtype) -> tuple[_Step, ...]:
+    """Compiled steps; intermediate axis orders are chosen by one step of look-ahead."""
     inputs, output = _parse(eq)
     path = _path(eq, shapes)[0]
     ops = [_Info(tuple(x), s, st) for x, s, st in zip(inputs, shapes, strides)]
@@ -511,13 +608,26 @@ def _einsum_plan(eq: str, shapes, strides, dtype: np.dtype):
         picked = [ops[i] for i in positions]
         for i in sorted(positions, reverse=True):
             ops.pop(i)
-        if t == len(path) - 1:
-            axes = output
-        else:
-            axes = _step_axes(picked, ops, path[t + 1], output, dtype)
-        steps.append((positions, tuple("".join(p.letters) for p in picked), axes))
+        last = t == len(path) - 1
+        axes = output if last else _step_axes(picked, ops, path[t + 1], output, dtype)
+        pairs = _compile_fold(picked, axes, dtype)
+        steps.append(_Step(positions, tuple(sorted(positions, reverse=True)), pairs,
+                           "".join(picked[0].letters), axes))
         ops.append(_intermediate(axes, picked, dtype.itemsize))
     return tuple(steps)
+
+
+def _compile_fold(picked, axes: str, dtype: np.dtype) -> tuple[_Compiled, ...]:
+    """Compile the pairwise contractions of one path step (usually exactly one)."""
+    compiled, left = [], picked[0]
+    for j, right in enumerate(picked[1:], 1):
+        later = ["".join(p.letters) for p in picked[j + 1:]]
+        out = axes if j == len(picked) - 1 else _fold_axes(
+            "".join(left.letters), "".join(right.letters), later, axes)
+        compiled.append(_compile("".join(left.letters), "".join(right.letters), out,
+                                 left.shape, left.strides, right.shape, right.strides, dtype))
+        left = _intermediate(out, [left, right], dtype.itemsize)
+    return tuple(compiled)
 
 
 def _intermediate(axes, picked, itemsize: int) -> _Info:
@@ -557,21 +667,8 @@ def _step_axes(picked, rest, later, output, dtype) -> str:
 
 
 def _prepared(info: _Info, other: _Info, need, dtype: np.dtype) -> _Info:
-    """Simulate the size-1 drop and private sums of contract_pair on metadata only."""
-    keep = [i for i, (x, n) in enumerate(zip(info.letters, info.shape))
-            if n != 1 and (x in other.letters or x in need)]
-    summed = any(n != 1 and i not in keep for i, n in enumerate(info.shape))
-    letters = tuple(info.letters[i] for i in keep)
-    shape = tuple(info.shape[i] for i in keep)
-    strides = tuple(info.strides[i] for i in keep)
-    if summed:  # np.sum lays its result out in the input's memory order
-        by_mem = sorted(range(len(keep)), key=lambda j: (-abs(strides[j]), j))
-        dense = _c_strides([shape[j] for j in by_mem], dtype.itemsize)
-        new = [0] * len(keep)
-        for rank, j in enumerate(by_mem):
-            new[j] = dense[rank]
-        strides = tuple(new)
-    return _Info(letters, shape, strides)
+    """Metadata of ``info`` after contract_pair's size-1 drop and private sums."""
+    return _reduce_operand(info, other, need, dtype.itemsize)[1]
 
 
 def _lookahead(made: _Info, rest, later, output, dtype) -> float:
@@ -591,20 +688,17 @@ def _lookahead(made: _Info, rest, later, output, dtype) -> float:
     return _free_order(a, b, keep, dtype)[0]
 
 
-def _run_steps(steps, ops: list) -> np.ndarray:
-    for positions, axes, out_axes in steps:
-        picked = [ops[i] for i in positions]
-        for i in sorted(positions, reverse=True):
-            ops.pop(i)
-        if len(picked) == 1:
-            ops.append(_reduce_single(picked[0], axes[0], out_axes))
-            continue
-        result, result_axes = picked[0], axes[0]
-        for j in range(1, len(picked)):
-            step_out = out_axes if j == len(picked) - 1 else _fold_axes(result_axes, axes[j],
-                                                                         axes[j + 1:], out_axes)
-            result = contract_pair(result, result_axes, picked[j], axes[j], step_out)
-            result_axes = step_out
+def _run_steps(steps: tuple[_Step, ...], ops: list) -> np.ndarray:
+    for step in steps:
+        picked = [ops[i] for i in step.positions]
+        for i in step.pops:
+            del ops[i]
+        if step.pairs:
+            result = picked[0]
+            for compiled, right in zip(step.pairs, picked[1:]):
+                result = _run_compiled(compiled, result, right)
+        else:
+            result = np.ascontiguousarray(_reduce_single(picked[0], step.letters, step.axes))
         ops.append(result)
     return ops[0]
 

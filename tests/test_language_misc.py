@@ -1,0 +1,163 @@
+"""Smaller corners of LANGUAGE.md: separators, comments, scalars, symbols, mixed dtypes."""
+from __future__ import annotations
+
+import numpy as np
+
+import tensorc as tc
+
+RNG = np.random.default_rng(5)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape)
+
+
+def test_semicolons_comments_and_blank_lines():
+    spec = "\n# header\n\nA[i] = x[i] * 2; B[i] = A[i] + 1   # trailing comment\n\n"
+    x = rand(4)
+    out = tc.compile(spec)(x=x)
+    assert tuple(out) == ("A", "B")
+    np.testing.assert_allclose(out["B"], 2 * x + 1)
+
+
+def test_outputs_in_order():
+    prog = tc.compile("B[i] = x[i]\nA[i] = B[i]\nC = sum(A[i])")
+    assert prog.outputs == ("B", "A", "C")
+    assert prog.inputs == ("x",)
+
+
+def test_scalar_input():
+    x = rand(4)
+    out = tc.compile("Y[i] = s * x[i] + s")(x=x, s=2.5)
+    np.testing.assert_allclose(out["Y"], 2.5 * x + 2.5)
+
+
+def test_scalar_output_shape():
+    out = tc.compile("L = mean(Y[n, k])")(Y=rand(3, 4))
+    assert np.shape(out["L"]) == ()
+
+
+def test_constant_program_without_inputs():
+    prog = tc.compile("c = 3 * 2 + 1")
+    assert prog.inputs == ()
+    assert float(prog()["c"]) == 7.0
+
+
+def test_numeric_literals():
+    out = tc.compile("Y[i] = x[i] * 1.5e1 + .5 - 2.")(x=np.ones(2))
+    np.testing.assert_allclose(out["Y"], [13.5, 13.5])
+
+
+def test_power_and_unary_minus():
+    x = np.array([1.0, 2.0, 3.0])
+    out = tc.compile("Y[i] = -x[i] ** 2\nZ[i] = 2 ** -x[i]\nW[i] = x[i] ** 2 ** 2")(x=x)
+    np.testing.assert_allclose(out["Y"], -(x ** 2))
+    np.testing.assert_allclose(out["Z"], 2.0 ** -x)
+    np.testing.assert_allclose(out["W"], x ** 4)
+
+
+def test_division_and_precedence():
+    x, y = np.array([1.0, 2.0]), np.array([4.0, 8.0])
+    out = tc.compile("Y[i] = x[i] - y[i] / 2 * 3 - 1")(x=x, y=y)
+    np.testing.assert_allclose(out["Y"], x - y / 2 * 3 - 1)
+
+
+def test_comparisons_give_one_or_zero():
+    x = np.array([-1.0, 0.0, 1.0])
+    spec = ("A[i] = x[i] < 0\nB[i] = x[i] <= 0\nC[i] = x[i] > 0\nD[i] = x[i] >= 0\n"
+            "E[i] = x[i] == 0\nF[i] = x[i] != 0")
+    out = tc.compile(spec)(x=x)
+    assert out["A"].tolist() == [1, 0, 0]
+    assert out["B"].tolist() == [1, 1, 0]
+    assert out["C"].tolist() == [0, 0, 1]
+    assert out["D"].tolist() == [0, 1, 1]
+    assert out["E"].tolist() == [0, 1, 0]
+    assert out["F"].tolist() == [1, 0, 1]
+
+
+def test_mixed_float32_float64_promotes():
+    out = tc.compile("Y[i] = a[i] * b[i]")(a=np.ones(3, np.float32), b=np.ones(3))
+    assert out["Y"].dtype == np.float64
+
+
+def test_float32_every_function():
+    x = np.linspace(-2, 2, 7).astype(np.float32)
+    fns = ["exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "erf", "sin", "cos",
+           "softplus", "silu", "gelu"]
+    spec = "\n".join(f"{f.capitalize()}[i] = {f}(abs(x[i]) + 0.5)" for f in fns)
+    out = tc.compile(spec)(x=x)
+    for f in fns:
+        assert out[f.capitalize()].dtype == np.float32, f
+
+
+def test_same_input_read_with_two_strides():
+    x = rand(8)
+    out = tc.compile("Y[i] = X[2*i] * X[2*i + 1]")(X=x)
+    np.testing.assert_allclose(out["Y"], x[0::2] * x[1::2])
+
+
+def test_range_intersection_of_several_accesses():
+    # i in 0:min(size of Z, size of X - 2)
+    x, z = rand(7), rand(3)
+    np.testing.assert_allclose(tc.compile("Y[i] = X[i + 2] * Z[i]")(X=x, Z=z)["Y"], x[2:5] * z)
+
+
+def test_size_symbol_in_index_expression():
+    x = rand(6)
+    out = tc.compile("input X[N]\nY[i] = X[i + N - 3]   where i < 3")(X=x)
+    np.testing.assert_allclose(out["Y"], x[3:])
+
+
+def test_wrapped_access_next_to_plain_use():
+    x = rand(5)
+    out = tc.compile("Y[i] = X[i] + X[wrap(i + 1)] + X[clamp(i - 1)]")(X=x)
+    np.testing.assert_allclose(out["Y"], x + np.roll(x, -1) + np.concatenate([x[:1], x[:-1]]))
+
+
+def test_wrapped_access_does_not_narrow():
+    x = rand(5)
+    out = tc.compile("Y[i] = X[i] * X[reflect(i + 3)]")(X=x)
+    padded = np.pad(x, 5, mode="symmetric")
+    np.testing.assert_allclose(out["Y"], x * padded[5 + 3:5 + 3 + 5])
+
+
+def test_line_continuation():
+    x = rand(3)
+    out = tc.compile("Y[i] = x[i] + \\\n    x[i]")(x=x)
+    np.testing.assert_allclose(out["Y"], 2 * x)
+
+
+def test_program_is_reusable_and_caches():
+    prog = tc.compile("Y[i] = A[i, k] * x[k]")
+    for m, n in [(2, 3), (4, 1), (2, 3)]:
+        a, x = rand(m, n), rand(n)
+        np.testing.assert_allclose(prog(A=a, x=x)["Y"], a @ x)
+
+
+def test_inputs_not_modified():
+    x = rand(4)
+    keep = x.copy()
+    tc.compile("x2[i] = x[i]\nx2[i] += 1")(x=x)
+    np.testing.assert_array_equal(x, keep)
+
+
+def test_output_does_not_alias_input():
+    x = rand(4)
+    out = tc.compile("Y[i] = x[i]")(x=x)["Y"]
+    out[0] = 123.0
+    assert x[0] != 123.0
+
+
+def test_accepts_lists_and_non_contiguous_arrays():
+    a = rand(4, 6)[:, ::2]
+    out = tc.compile("Y[j, i] = A[i, j]")(A=a)
+    np.testing.assert_allclose(out["Y"], a.T)
+    out = tc.compile("Y[i] = A[i, k] * x[k]")(A=[[1, 2], [3, 4]], x=[1, 1])
+    np.testing.assert_allclose(out["Y"], [3.0, 7.0])
+
+
+def test_source_and_spec_are_text():
+    prog = tc.compile("Y[i] = A[i, k] * x[k] + c[i]")
+    assert isinstance(prog.source, str) and "def " in prog.source
+    assert isinstance(prog.spec, str)
+    assert "sum(" in prog.spec

@@ -1,0 +1,251 @@
+"""`+=` scatter-adds with affine left sides, against Python loops and torch."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tensorc as tc
+
+RNG = np.random.default_rng(99)
+
+
+def rand(*shape):
+    return RNG.standard_normal(shape)
+
+
+def t(a):
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
+def close(actual, expected, rtol=1e-10, atol=1e-10):
+    expected = expected.numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
+    assert np.shape(actual) == np.shape(expected), (np.shape(actual), np.shape(expected))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------- 1-D scatters
+
+@pytest.mark.parametrize("n, r", [(1, 1), (4, 3), (5, 2), (3, 5)])
+def test_strided_scatter_1d(n, r):
+    x, w = rand(n), rand(r)
+    out = tc.compile("T[2*i + a] += x[i] * w[a]")(x=x, w=w)["T"]
+    ref = np.zeros(2 * (n - 1) + r)
+    for i in range(n):
+        for a in range(r):
+            ref[2 * i + a] += x[i] * w[a]
+    close(out, ref)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_scatter_1d_strides_vs_conv_transpose1d(stride):
+    x, w = rand(2, 3, 5), rand(3, 4, 3)
+    spec = f"Y[n, c, {stride}*i + a] += X[n, o, i] * W[o, c, a]"
+    out = tc.compile(spec)(X=x, W=w)["Y"]
+    close(out, F.conv_transpose1d(t(x), t(w), stride=stride))
+
+
+def test_scatter_with_gaps_leaves_zeros():
+    x = np.array([1.0, 2.0, 3.0])
+    out = tc.compile("T[3*i] += x[i]")(x=x)["T"]
+    close(out, [1, 0, 0, 2, 0, 0, 3])
+
+
+def test_scatter_with_offset_starts_at_zero_index():
+    # a tensor created by += is just large enough to hold every position written
+    x = np.array([1.0, 2.0])
+    out = tc.compile("T[i + 2] += x[i]")(x=x)["T"]
+    close(out, [0, 0, 1, 2])
+
+
+def test_scatter_dilated():
+    x, w = rand(4), rand(3)
+    out = tc.compile("T[i + 2*a] += x[i] * w[a]")(x=x, w=w)["T"]
+    ref = np.zeros(4 + 2 * 2)
+    for i, a in itertools.product(range(4), range(3)):
+        ref[i + 2 * a] += x[i] * w[a]
+    close(out, ref)
+
+
+def test_scatter_diagonal():
+    x = np.array([1.0, 2.0, 3.0])
+    out = tc.compile("D[i, i] += x[i]")(x=x)["D"]
+    close(out, np.diag(x))
+
+
+# ---------------------------------------------------------------- transposed convolutions
+
+TCONV2D = "dX[n, c, i + a, j + b] += dY[n, o, i, j] * W[o, c, a, b]"
+TCONV2D_S2 = "dX[n, c, 2*i + a, 2*j + b] += dY[n, o, i, j] * W[o, c, a, b]"
+
+
+def loop_tconv2d(dy, w, stride):
+    n_, o_, h, wd = dy.shape
+    _, c_, ka, kb = w.shape
+    out = np.zeros((n_, c_, stride * (h - 1) + ka, stride * (wd - 1) + kb))
+    for n, o, i, j in itertools.product(range(n_), range(o_), range(h), range(wd)):
+        out[n, :, stride * i:stride * i + ka, stride * j:stride * j + kb] += dy[n, o, i, j] * w[o]
+    return out
+
+
+@pytest.mark.parametrize("dy_shape, w_shape", [((1, 1, 3, 3), (1, 1, 2, 2)),
+                                               ((2, 3, 4, 5), (3, 2, 3, 3)),
+                                               ((2, 2, 1, 4), (2, 4, 3, 2))])
+def test_transposed_conv2d(dy_shape, w_shape):
+    dy, w = rand(*dy_shape), rand(*w_shape)
+    out = tc.compile(TCONV2D)(dY=dy, W=w)["dX"]
+    close(out, F.conv_transpose2d(t(dy), t(w)))
+    close(out, loop_tconv2d(dy, w, 1))
+
+
+@pytest.mark.parametrize("dy_shape, w_shape", [((1, 1, 3, 3), (1, 1, 2, 2)),
+                                               ((2, 3, 4, 5), (3, 2, 3, 3)),
+                                               ((1, 2, 3, 2), (2, 3, 1, 4))])
+def test_transposed_conv2d_stride2(dy_shape, w_shape):
+    dy, w = rand(*dy_shape), rand(*w_shape)
+    out = tc.compile(TCONV2D_S2)(dY=dy, W=w)["dX"]
+    close(out, F.conv_transpose2d(t(dy), t(w), stride=2))
+    close(out, loop_tconv2d(dy, w, 2))
+
+
+def test_transposed_conv_is_input_gradient_of_conv():
+    x, w = rand(2, 2, 7, 7), rand(3, 2, 3, 3)
+    xt = t(x).requires_grad_()
+    y = F.conv2d(xt, t(w), stride=2)
+    dy = rand(*y.shape)
+    y.backward(t(dy))
+    out = tc.compile(TCONV2D_S2)(dY=dy, W=w)["dX"]
+    close(out, xt.grad)
+
+
+def test_transposed_conv3d():
+    dy, w = rand(1, 2, 2, 3, 2), rand(2, 3, 2, 2, 3)
+    spec = "dX[n, c, i + a, j + b, k + d] += dY[n, o, i, j, k] * W[o, c, a, b, d]"
+    close(tc.compile(spec)(dY=dy, W=w)["dX"], F.conv_transpose3d(t(dy), t(w)))
+
+
+# ---------------------------------------------------------------- flattening
+
+def test_flattening_scatter():
+    u = rand(2, 4, 3, 3)
+    out = tc.compile("V[k, 9*o + 3*i + j] += U[k, o, i, j]")(U=u)["V"]
+    close(out, u.reshape(2, 36))
+    ref = np.zeros((2, 36))
+    for k, o, i, j in itertools.product(range(2), range(4), range(3), range(3)):
+        ref[k, 9 * o + 3 * i + j] += u[k, o, i, j]
+    close(out, ref)
+
+
+def test_flatten_then_dense():
+    u, w = rand(2, 4, 3, 3), rand(5, 36)
+    spec = "V[k, 9*o + 3*i + j] += U[k, o, i, j]\nZ[k, h] = W[h, f] * V[k, f]"
+    out = tc.compile(spec)(U=u, W=w)
+    close(out["Z"], u.reshape(2, 36) @ w.T)
+
+
+# ---------------------------------------------------------------- multi-statement
+
+def test_later_statement_reads_scatter_output():
+    x, w = rand(5), rand(3)
+    spec = "dx[i + k] += da[i] * w[k]\ny[i] = dx[i] * dx[i]\ns = sum(y[i])"
+    out = tc.compile(spec)(da=x, w=w)
+    dx = np.correlate(x, w[::-1], mode="full")
+    close(out["dx"], dx)
+    close(out["y"], dx ** 2)
+    close(out["s"], np.sum(dx ** 2))
+
+
+def test_scatter_reads_earlier_output():
+    x, w, v = rand(6), rand(3), rand(2)
+    spec = "a[i] = x[i + k] * w[k]\nb[2*i + k] += a[i] * v[k]"
+    out = tc.compile(spec)(x=x, w=w, v=v)
+    a = np.correlate(x, w, mode="valid")
+    close(out["a"], a)
+    ref = np.zeros(2 * (len(a) - 1) + 2)
+    for i, k in itertools.product(range(len(a)), range(2)):
+        ref[2 * i + k] += a[i] * v[k]
+    close(out["b"], ref)
+
+
+def test_accumulate_onto_tensor_created_by_assign():
+    x, y = rand(4), rand(4)
+    out = tc.compile("T[i] = x[i]\nT[i] += 2 * y[i]")(x=x, y=y)
+    assert out == {"T": out["T"]}
+    close(out["T"], x + 2 * y)
+
+
+def test_affine_accumulate_onto_tensor_created_by_assign():
+    x, y = rand(6), rand(3)
+    out = tc.compile("T[i] = x[i]\nT[2*i] += y[i]")(x=x, y=y)
+    ref = x.copy()
+    ref[0::2] += y
+    close(out["T"], ref)
+
+
+def test_accumulate_twice():
+    x, y = rand(3), rand(3)
+    out = tc.compile("T[i] += x[i]\nT[i] += y[i]")(x=x, y=y)
+    close(out["T"], x + y)
+
+
+def test_accumulate_with_contraction():
+    a, x, b = rand(3, 4), rand(4), rand(3)
+    out = tc.compile("y[i] = b[i]\ny[i] += A[i, k] * x[k]")(A=a, x=x, b=b)
+    close(out["y"], a @ x + b)
+
+
+def test_overlapping_scatter_two_statements():
+    # two scatters into the same tensor: both windows add up
+    x, w = rand(3), rand(2)
+    spec = "T[i + a] += x[i] * w[a]\nT[i + a] += x[i] * w[a]"
+    out = tc.compile(spec)(x=x, w=w)["T"]
+    close(out, 2 * np.convolve(x, w, mode="full"))
+
+
+def test_scatter_float32_preserved():
+    dy, w = rand(1, 2, 3, 3).astype(np.float32), rand(2, 3, 2, 2).astype(np.float32)
+    out = tc.compile(TCONV2D_S2)(dY=dy, W=w)["dX"]
+    assert out.dtype == np.float32
+    close(out, F.conv_transpose2d(t(dy), t(w), stride=2), rtol=1e-4, atol=1e-5)
+
+
+def test_scatter_round_trip_spec():
+    prog = tc.compile(TCONV2D_S2)
+    again = tc.compile(prog.spec)
+    assert again.spec == prog.spec
+    dy, w = rand(1, 2, 3, 3), rand(2, 3, 2, 2)
+    close(again(dY=dy, W=w)["dX"], prog(dY=dy, W=w)["dX"])
+
+
+# ---------------------------------------------------------------- generated scatters
+
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 6), r=st.integers(1, 4), stride=st.integers(1, 3), dil=st.integers(1, 3),
+       off=st.integers(0, 2), seed=st.integers(0, 2**31))
+def test_generated_scatter_1d(n, r, stride, dil, off, seed):
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal(n), rng.standard_normal(r)
+    lhs = f"{stride}*i + {dil}*a" + (f" + {off}" if off else "")
+    out = tc.compile(f"T[{lhs}] += x[i] * w[a]")(x=x, w=w)["T"]
+    ref = np.zeros(stride * (n - 1) + dil * (r - 1) + off + 1)
+    for i, a in itertools.product(range(n), range(r)):
+        ref[stride * i + dil * a + off] += x[i] * w[a]
+    close(out, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(h=st.integers(1, 4), w=st.integers(1, 4), ka=st.integers(1, 3), kb=st.integers(1, 3),
+       sh=st.integers(1, 3), sw=st.integers(1, 3), seed=st.integers(0, 2**31))
+def test_generated_transposed_conv2d(h, w, ka, kb, sh, sw, seed):
+    rng = np.random.default_rng(seed)
+    dy, wt = rng.standard_normal((2, 2, h, w)), rng.standard_normal((2, 3, ka, kb))
+    spec = f"dX[n, c, {sh}*i + a, {sw}*j + b] += dY[n, o, i, j] * W[o, c, a, b]"
+    out = tc.compile(spec)(dY=dy, W=wt)["dX"]
+    close(out, F.conv_transpose2d(t(dy), t(wt), stride=(sh, sw)))
