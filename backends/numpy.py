@@ -43,7 +43,7 @@ class FunctionPrinter(SciPyPrinter):
     def _print_Piecewise(self, expr):
         (then, cond), (other, _) = expr.args
         if then.is_number and other.is_number and (then, other) == (1, 0):
-            return f"{self._print(cond)}.astype(dt)"
+            return f"np.asarray({self._print(cond)}, dtype=dt)"
         return f"np.where({self._print(cond)}, {self._print(then)}, {self._print(other)})" \
             ".astype(dt, copy=False)"
 
@@ -205,9 +205,8 @@ class NumpyEmitter(Printer):
         start = [self.at_lo(ix.expr) + (pads[d][0] if padded else 0)
                  for d, ix in enumerate(index)]
         steps = tuple(tuple(ix.expr.coef(n) for ix in index) for n in axes)
-        shape = ", ".join(extent_name(n) for n in axes)
-        code = (f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, "
-                f"({shape},))")
+        shape = _tuple(extent_name(n) for n in axes)
+        code = f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, {shape})"
         self.step("view", f"{print_access(node)}: zero-copy strided view", ())
         return Val(self.w.bind(code, f"{print_access(node)} -> {' '.join(axes)}"), axes, False)
 
@@ -234,8 +233,8 @@ class NumpyEmitter(Printer):
         axes = tuple(dict.fromkeys(node.a.names() + node.b.names()))
         steps = tuple(diff.coef(n) for n in axes)
         const = self.size(self.at_lo(diff))
-        shape = ", ".join(extent_name(n) for n in axes)
-        return Val(self.w.bind(f"rt.delta({steps}, {const}, ({shape},), dt)"), axes)
+        return Val(self.w.bind(f"rt.delta({steps}, {const}, {_tuple(map(extent_name, axes))}, dt)"),
+                   axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
         args = [self.emit(a) for a in node.args]

@@ -9,27 +9,46 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import time  # noqa: E402
+import time
 
-import numpy as np  # noqa: E402
-import opt_einsum  # noqa: E402
-import torch  # noqa: E402
-from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
+import numpy as np
+import opt_einsum
+import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
-from tensorc.runtime.contract import contract_pair, einsum  # noqa: E402
+from tensorc.runtime import contract as rc
+from tensorc.runtime.contract import contract_pair, einsum
 
 torch.set_num_threads(1)
 
 
-def best_ms(fn, repeat: int = 15, number: int = 3) -> float:
-    fn()
-    times = []
+def best_ms(rows, repeat: int = 25, number: int = 3):
+    """Best time of each (name, fn) in ms; the candidates are interleaved so that load from
+    other processes on the machine hits all of them alike."""
+    for _, fn in rows:
+        fn()
+    best = [float("inf")] * len(rows)
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return 1e3 * min(times)
+        for i, (_, fn) in enumerate(rows):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
+    return [(name, 1e3 * t) for (name, _), t in zip(rows, best)]
+
+
+def describe(a, a_axes, b, b_axes, out) -> str:
+    """The formulation contract_pair picked: matmul batch/M/N/K and the copies it makes."""
+    step = rc._compile(a_axes, b_axes, out, a.shape, a.strides, b.shape, b.strides, a.dtype)
+    plan = step.plan
+    order = [plan.layout[i] for i in (plan.view_perm or range(len(plan.layout)))]
+    sizes = dict(zip(a_axes, a.shape)) | dict(zip(b_axes, b.shape))
+    dims = [sizes[x] for x in order]
+    shape = plan.view_shape or tuple(dims)
+    copies = [name for name, op in (("a", plan.a), ("b", plan.b)) if op.copy]
+    return (f"{a_axes},{b_axes}->{out}: matmul out {shape} over letters {''.join(order)} "
+            f"(batch..., M, N), copies {copies or 'none'}, "
+            f"output transpose {'yes' if plan.out_perm else 'no'}")
 
 
 def conv_rows(n, c, o, h, k):
@@ -64,7 +83,9 @@ def conv_rows(n, c, o, h, k):
          lambda: np.ascontiguousarray(
              np.tensordot(nchw, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2))),
     ]
-    return [(name, best_ms(fn)) for name, fn in rows]
+    print("  plan (b):", describe(nchw, "ncijab", w, "ocab", "noij"))
+    print("  plan (c):", describe(pre, "nijabc", w, "ocab", "noij"))
+    return best_ms(rows)
 
 
 def chain_rows():
@@ -74,25 +95,27 @@ def chain_rows():
     eq = "ij,jk,kl,lm->im"
     np.testing.assert_allclose(einsum(eq, *ops), ops[0] @ ops[1] @ ops[2] @ ops[3], rtol=1e-9)
     expr = opt_einsum.contract_expression(eq, *shapes)
-    return [
-        ("tensorc einsum", best_ms(lambda: einsum(eq, *ops), number=200)),
-        ("opt_einsum.contract", best_ms(lambda: opt_einsum.contract(eq, *ops), number=200)),
-        ("opt_einsum contract_expression", best_ms(lambda: expr(*ops), number=200)),
-        ("a@b@c@d", best_ms(lambda: ops[0] @ ops[1] @ ops[2] @ ops[3], number=200)),
-        ("np.einsum(optimize=True)", best_ms(lambda: np.einsum(eq, *ops, optimize=True),
-                                             number=50)),
-    ]
+    return best_ms([
+        ("tensorc einsum", lambda: einsum(eq, *ops)),
+        ("opt_einsum.contract", lambda: opt_einsum.contract(eq, *ops)),
+        ("opt_einsum contract_expression", lambda: expr(*ops)),
+        ("a@b@c@d", lambda: ops[0] @ ops[1] @ ops[2] @ ops[3]),
+        ("(a@b)@(c@d)", lambda: (ops[0] @ ops[1]) @ (ops[2] @ ops[3])),
+        ("np.einsum(optimize=True)", lambda: np.einsum(eq, *ops, optimize=True)),
+    ], number=200)
 
 
-def show(title, rows, ref=None):
-    print(f"\n{title}")
-    base = rows[0][1] if ref is None else ref
+def show(rows) -> None:
+    base = rows[0][1]
     for name, ms in rows:
-        print(f"  {name:<55s} {ms * 1e3 if ms < 0.1 else ms:9.3f} {'us' if ms < 0.1 else 'ms'}"
-              f"   x{ms / base:5.2f}")
+        value, unit = (ms * 1e3, "us") if ms < 0.1 else (ms, "ms")
+        print(f"  {name:<52s} {value:9.3f} {unit}   x{ms / base:5.2f}")
 
 
 if __name__ == "__main__":
-    show("conv 5x5 32->64, 12x12, N=128, float32", conv_rows(128, 32, 64, 12, 5))
-    show("conv 5x5 1->32, 28x28, N=128, float32", conv_rows(128, 1, 32, 28, 5))
-    show("matrix chain ij,jk,kl,lm->im (8,512),(512,8),(8,512),(512,64) float64", chain_rows())
+    print("conv 5x5 32->64, 12x12, N=128, float32 (ratios to torch)")
+    show(conv_rows(128, 32, 64, 12, 5))
+    print("conv 5x5 1->32, 28x28, N=128, float32 (ratios to torch)")
+    show(conv_rows(128, 1, 32, 28, 5))
+    print("chain ij,jk,kl,lm->im (8,512),(512,8),(8,512),(512,64) float64 (ratios to tensorc)")
+    show(chain_rows())

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tensorc as tc
 
@@ -161,3 +164,122 @@ def test_source_and_spec_are_text():
     assert isinstance(prog.source, str) and "def " in prog.source
     assert isinstance(prog.spec, str)
     assert "sum(" in prog.spec
+
+
+# ---------------------------------------------------------------- generated affine reads
+
+
+
+def _index(e, size, mode):
+    if mode == "wrap":
+        return e % size
+    if mode == "reflect":
+        m = e % (2 * size)
+        return m if m < size else 2 * size - 1 - m
+    if mode == "clamp":
+        return min(max(e, 0), size - 1)
+    return e if 0 <= e < size else None
+
+
+@settings(max_examples=100, deadline=None)
+@given(size=st.integers(1, 6), coef=st.integers(-3, 3).filter(bool), const=st.integers(-8, 8),
+       n=st.integers(1, 10), mode=st.sampled_from(["zero", "wrap", "reflect", "clamp"]))
+def test_generated_affine_read_with_boundary(size, coef, const, n, mode):
+    x = np.arange(1.0, size + 1)
+    e = f"{coef}*i + {const}" if const >= 0 else f"{coef}*i - {-const}"
+    access = e if mode == "zero" else f"{mode}({e})"
+    y = tc.compile(f"Y[i] = X[{access}]   where i < {n}")(X=x)["Y"]
+    ref = []
+    for i in range(n):
+        k = _index(coef * i + const, size, mode)
+        ref.append(0.0 if k is None else x[k])
+    assert y.tolist() == ref
+
+
+def test_negative_coefficient_reads():
+    x = np.arange(1.0, 6.0)
+    assert tc.compile("Y[i] = X[3 - i]")(X=x)["Y"].tolist() == [4, 3, 2, 1]
+    assert tc.compile("Y[i] = X[3 - i] * Z[i]")(X=x, Z=np.ones(5))["Y"].tolist() == [4, 3, 2, 1]
+    assert tc.compile("Y[i] = X[-2*i + 7]   where i < 9")(X=x)["Y"].tolist() == \
+        [0, 0, 4, 2, 0, 0, 0, 0, 0]
+
+
+def test_diagonal_and_strided_diagonal_reads():
+    x = np.arange(1.0, 10.0).reshape(3, 3)
+    assert tc.compile("Y[i] = X[i, i]")(X=x)["Y"].tolist() == [1, 5, 9]
+    assert tc.compile("Y[i] = X[i, 2*i]")(X=x)["Y"].tolist() == [1, 6]
+    assert tc.compile("Y[i, j] = X[i, i + j]   where j < 2")(X=x)["Y"].tolist() == \
+        [[1, 2], [5, 6], [9, 0]]
+
+
+def test_diagonal_of_non_square_is_shape_error():
+    with pytest.raises(tc.ShapeError, match=r"index 'i'.*2 in X dimension 0.*3 in X dimension 1"):
+        tc.compile("Y[i] = X[i, i]")(X=np.ones((2, 3)))
+
+
+# ---------------------------------------------------------------- constant indices
+
+X23 = np.arange(1.0, 7.0).reshape(2, 3)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("Y[i] = X[i, 0]", X23[:, 0]),
+    ("Y[j] = X[1, j]", X23[1]),
+    ("Y[i] = X[i, 0] * X[i, 2]", X23[:, 0] * X23[:, 2]),
+    ("c = X[1, 2]", X23[1, 2]),
+    ("Y[i] = X[i, 5]   where i < 2", np.zeros(2)),
+    ("Y[i] = X[i, wrap(4)]", X23[:, 1]),
+    ("Y[i] = X[i, clamp(-3)] + X[i, reflect(3)]", X23[:, 0] + X23[:, 2]),
+    ("Y[i] = X[i, 2 - 1]", X23[:, 1]),
+])
+def test_constant_indices(spec, expected):
+    out = tc.compile(spec)(X=X23)
+    np.testing.assert_allclose(out[tc.compile(spec).outputs[0]], expected)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ("Y[i] = X[0]   where i < 3", [1.0, 1.0, 1.0]),
+    ("Y[i] = X[wrap(7)]   where i < 2", [3.0, 3.0]),
+    ("Y[i] = X[7]   where i < 2", [0.0, 0.0]),
+    ("Y[i] = x[2] * x[i]", [3.0, 6.0, 9.0]),
+])
+def test_constant_index_of_a_vector(spec, expected):
+    prog = tc.compile(spec)
+    name = prog.inputs[0]
+    out = prog(**{name: np.arange(1.0, 6.0) if name == "X" else np.arange(1.0, 4.0)})
+    np.testing.assert_allclose(out["Y"], expected)
+
+
+# ---------------------------------------------------------------- self reference, literals
+
+def test_reading_a_tensor_in_its_own_definition_is_an_error():
+    # Y is assigned, so it is not an input (LANGUAGE.md), and it has no value yet
+    with pytest.raises(tc.SpecError, match="'Y'"):
+        tc.compile("Y[i] = Y[i] + 1")
+
+
+def test_accumulate_never_modifies_the_callers_array():
+    # whatever `Y[i] += Y[i] + 1` means, the caller's array must not change
+    try:
+        prog = tc.compile("Y[i] += Y[i] + 1")
+    except tc.SpecError:
+        return
+    y = np.arange(3.0)
+    prog(**{name: y for name in prog.inputs})
+    np.testing.assert_array_equal(y, np.arange(3.0))
+
+
+def test_huge_literal_does_not_crash():
+    # 1e400 is inf in float64; a clear SpecError would be fine too, a NameError is not
+    try:
+        prog = tc.compile("Y[i] = 1e400 * x[i]")
+    except tc.SpecError:
+        return
+    out = prog(x=np.array([1.0, 2.0]))["Y"]
+    assert np.isinf(out).all()
+
+
+def test_max_over_an_empty_range_is_a_clear_error():
+    # never a crash from inside the compiler: a ValueError from numpy's reduction is not one
+    with pytest.raises(tc.TensorcError, match="empty"):
+        tc.compile("Y[i] = max(x[i + k])   where k < 0")(x=np.arange(3.0))

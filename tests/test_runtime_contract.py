@@ -90,6 +90,15 @@ def test_contract_pair_strided_views(spec, data):
     np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(equations(min_ops=2, max_ops=4), st.data())
+def test_einsum_strided_operands(spec, data):
+    inputs, out, sizes = spec
+    eq = f"{','.join(inputs)}->{out}"
+    ops = [data.draw(strided_views([sizes[x] for x in axes])) for axes in inputs]
+    np.testing.assert_allclose(einsum(eq, *ops), np.einsum(eq, *ops), rtol=RTOL, atol=ATOL)
+
+
 @settings(max_examples=60, deadline=None)
 @given(equations(min_ops=2, max_ops=3))
 def test_float32_dtype_preserved(spec):
@@ -107,7 +116,7 @@ def test_float32_dtype_preserved(spec):
 
 
 def test_matrix_chain_mismatched_sizes():
-    ops = _arrays(["ij", "jk", "kl", "lm"], dict(i=7, j=33, k=2, l=41, m=5))
+    ops = _arrays(["ij", "jk", "kl", "lm"], {"i": 7, "j": 33, "k": 2, "l": 41, "m": 5})
     got = einsum("ij,jk,kl,lm->im", *ops)
     np.testing.assert_allclose(got, ops[0] @ ops[1] @ ops[2] @ ops[3], rtol=RTOL)
     got_t = einsum("ij,jk,kl,lm->mi", *ops)
@@ -136,7 +145,7 @@ def test_conv_window_contraction(layout, out):
 
 
 def test_conv_window_float32_and_einsum_entry():
-    x, w, view, v_axes = _conv_inputs(np.float32)
+    _, w, view, v_axes = _conv_inputs(np.float32)
     got = einsum(f"{v_axes},ocab->noij", view, w)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, np.einsum(f"{v_axes},ocab->noij", view, w), rtol=1e-4,
@@ -302,13 +311,44 @@ def test_path_computed_once_per_shapes(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(opt_einsum, "contract_path", counting)
-    ops = _arrays(["ij", "jk", "kl"], dict(i=3, j=17, k=19, l=2), seed=7)
+    ops = _arrays(["ij", "jk", "kl"], {"i": 3, "j": 17, "k": 19, "l": 2}, seed=7)
     for _ in range(5):
         einsum("ij,jk,kl->li", *ops)
     contraction_cost("ij,jk,kl->li", [o.shape for o in ops])
     assert len(calls) == 1
-    einsum("ij,jk,kl->li", *_arrays(["ij", "jk", "kl"], dict(i=3, j=17, k=19, l=3)))
+    einsum("ij,jk,kl->li", *_arrays(["ij", "jk", "kl"], {"i": 3, "j": 17, "k": 19, "l": 3}))
     assert len(calls) == 2
+
+
+def test_pair_plan_cached_per_strides():
+    a, b = np.ones((6, 7)), np.ones((7, 8))
+    contract_pair(a, "ij", b, "jk", "ik")
+    before = rc._compile.cache_info()
+    for _ in range(3):
+        contract_pair(a, "ij", b, "jk", "ik")
+    after = rc._compile.cache_info()
+    assert after.misses == before.misses and after.hits == before.hits + 3
+    contract_pair(np.asfortranarray(a), "ij", b, "jk", "ik")  # new strides: new plan
+    assert rc._compile.cache_info().misses == after.misses + 1
+
+
+def test_chain_intermediates_need_no_copies():
+    ops = _arrays(["ij", "jk", "kl", "lm"], {"i": 8, "j": 512, "k": 8, "l": 512, "m": 64})
+    steps = rc._einsum_plan("ij,jk,kl,lm->im", tuple(o.shape for o in ops),
+                            tuple(o.strides for o in ops), ops[0].dtype)
+    plans = [compiled.plan for step in steps for compiled in step.pairs]
+    assert len(plans) == 3
+    assert not any(p.a.copy or p.b.copy or p.out_perm for p in plans)
+
+
+def test_batched_chain_intermediate_order_feeds_next_step():
+    ops = _arrays(["bij", "bjk", "bkl"], {"b": 4, "i": 30, "j": 40, "k": 50, "l": 20}, seed=9)
+    got = einsum("bij,bjk,bkl->bil", *ops)
+    np.testing.assert_allclose(got, ops[0] @ ops[1] @ ops[2], rtol=RTOL)
+    steps = rc._einsum_plan("bij,bjk,bkl->bil", tuple(o.shape for o in ops),
+                            tuple(o.strides for o in ops), ops[0].dtype)
+    plans = [compiled.plan for step in steps for compiled in step.pairs]
+    assert not any(p.a.copy or p.b.copy or p.out_perm for p in plans)
 
 
 def test_contraction_cost_report():

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -249,3 +253,72 @@ def test_generated_transposed_conv2d(h, w, ka, kb, sh, sw, seed):
     spec = f"dX[n, c, {sh}*i + a, {sw}*j + b] += dY[n, o, i, j] * W[o, c, a, b]"
     out = tc.compile(spec)(dY=dy, W=wt)["dX"]
     close(out, F.conv_transpose2d(t(dy), t(wt), stride=(sh, sw)))
+
+
+# ---------------------------------------------------------------- positions below zero
+# These run in a subprocess: a scatter that writes before the start of its target can
+# corrupt memory (a crash would take the whole test session down).
+
+
+
+def _run_isolated(spec, arrays_code):
+    code = textwrap.dedent(f"""
+        import json, numpy as np, tensorc as tc
+        try:
+            out = tc.compile({spec!r})({arrays_code})
+            print(json.dumps({{k: np.asarray(v).tolist() for k, v in out.items()}}))
+        except tc.TensorcError as e:
+            print(json.dumps({{"error": type(e).__name__, "message": str(e)}}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert proc.returncode == 0, f"crashed with {proc.returncode}: {proc.stderr[-500:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _drop_negative_loop(n, r, offset):
+    x, w = np.arange(1.0, n + 1), np.arange(1.0, r + 1)
+    top = (n - 1) + (r - 1) + offset
+    ref = np.zeros(top + 1)
+    for i, a in itertools.product(range(n), range(r)):
+        if i + a + offset >= 0:
+            ref[i + a + offset] += x[i] * w[a]
+    return ref
+
+
+def test_scatter_negative_offset_is_memory_safe():
+    # positions -1..3: either a clear error, or the writes that fit (i narrowed to 1:5)
+    res = _run_isolated("T[i - 1] += x[i]", "x=np.arange(1.0, 6.0)")
+    if "error" not in res:
+        assert res["T"] == [2.0, 3.0, 4.0, 5.0]
+
+
+def test_scatter_negative_kernel_offset_is_memory_safe():
+    res = _run_isolated("T[i - a] += x[i] * w[a]", "x=np.arange(1.0, 6.0), w=np.ones(3)")
+    if "error" not in res:
+        x = np.arange(1.0, 6.0)
+        ref = np.zeros(5)
+        for i, a in itertools.product(range(5), range(3)):
+            if i - a >= 0:
+                ref[i - a] += x[i]
+        assert res["T"] == ref.tolist()
+
+
+def test_same_padded_transposed_conv_is_memory_safe():
+    # positions -1..5 with an explicit range: only 0..5 can be held
+    res = _run_isolated("T[i + a - 1] += x[i] * w[a]   where i in 0:5",
+                        "x=np.arange(1.0, 6.0), w=np.arange(1.0, 4.0)")
+    if "error" not in res:
+        assert res["T"] == _drop_negative_loop(5, 3, -1).tolist()
+
+
+def test_scatter_with_where_offset_below_zero_narrowed():
+    res = _run_isolated("T[i - 1] += x[i]   where i in 1:5", "x=np.arange(1.0, 6.0)")
+    assert res == {"T": [2.0, 3.0, 4.0, 5.0]}
+
+
+def test_second_scatter_extends_tensor_created_by_scatter():
+    # LANGUAGE.md rule 4: a tensor created by += holds every position written
+    # (contract reading: over all of its += statements)
+    res = _run_isolated("T[i] += x[i]\nT[i + 3] += x[i]", "x=np.arange(1.0, 4.0)")
+    assert res == {"T": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]}

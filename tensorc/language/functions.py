@@ -40,6 +40,11 @@ def _sigmoid(e):
     return 1 / (1 + sp.exp(-e))
 
 
+def _stable_sigmoid(e):
+    """exp(min(e, 0) - log(1 + exp(-|e|))): never overflows, keeps tail accuracy."""
+    return sp.exp(sp.Min(e, 0) - log1p(sp.exp(-sp.Abs(e))))
+
+
 _TABLE = [
     # arithmetic: infix operators of the language
     Function("add", (x, y), x + y, infix="+", precedence=10),
@@ -60,14 +65,14 @@ _TABLE = [
     Function("sqrt", (x,), sp.sqrt(x)),
     Function("abs", (x,), sp.Abs(x)),
     Function("tanh", (x,), sp.tanh(x)),
-    Function("sigmoid", (x,), _sigmoid(x), numeric=(sp.tanh(x / 2) + 1) / 2),
+    Function("sigmoid", (x,), _sigmoid(x), numeric=_stable_sigmoid(x)),
     Function("relu", (x,), sp.Max(x, 0)),
     Function("erf", (x,), sp.erf(x)),
     Function("sin", (x,), sp.sin(x)),
     Function("cos", (x,), sp.cos(x)),
     Function("softplus", (x,), sp.log(1 + sp.exp(x)),
              numeric=sp.Max(x, 0) + log1p(sp.exp(-sp.Abs(x)))),
-    Function("silu", (x,), x * _sigmoid(x), numeric=x * (sp.tanh(x / 2) + 1) / 2),
+    Function("silu", (x,), x * _sigmoid(x), numeric=x * _stable_sigmoid(x)),
     Function("gelu", (x,), x * (1 + sp.erf(x / sp.sqrt(2))) / 2),
     Function("leaky_relu", (x, y), sp.Max(x, y * x)),
     Function("select", (x, y, z), sp.Piecewise((y, sp.Ne(x, 0)), (z, True))),

@@ -45,6 +45,7 @@ class StmtRanges:
     target_shape: tuple[sp.Expr, ...]
     creates: bool                                   # first write of the target
     guarded: set = field(default_factory=set)       # (access, dim) kept in bounds by ranges
+    writes: tuple = ()                              # += : first and last position per dim
 
     def extent(self, name: str) -> sp.Expr:
         lo, hi = self.ranges[name]
@@ -129,7 +130,7 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
     ranges: dict[str, Interval] = {r.index: (to_sympy(r.lo), to_sympy(r.hi)) for r in stmt.where}
     fixed = set(ranges)
     reads = _reads(stmt, analysis)
-    _plain_uses(stmt, reads, ranges, analysis)
+    _plain_uses(stmt, reads, ranges, analysis, source)
     reads = _canonical(reads, analysis)
     ranges.update({n: (lo, hi.xreplace(analysis.same)) for n, (lo, hi) in ranges.items()})
     guarded: set = set()
@@ -146,7 +147,8 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
         dims = tuple(dim_symbol(stmt.target, d) for d in range(len(target_shape)))
         analysis.defs.update(zip(dims, target_shape))
         analysis.shapes[stmt.target] = dims
-    return StmtRanges(ranges, pads, target_shape, creates, guarded)
+    writes = tuple(bounds(a, ranges) for a in stmt.index) if stmt.accumulate else ()
+    return StmtRanges(ranges, pads, target_shape, creates, guarded, writes)
 
 
 def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:
@@ -167,7 +169,7 @@ def _canonical(reads, analysis: Analysis):
             for acc, shape in reads]
 
 
-def _plain_uses(stmt, reads, ranges, analysis: Analysis) -> None:
+def _plain_uses(stmt, reads, ranges, analysis: Analysis, source: str) -> None:
     first: dict[str, Use] = {}
     for acc, shape in reads:
         for d, (ix, size) in enumerate(zip(acc.index, shape)):
@@ -179,13 +181,14 @@ def _plain_uses(stmt, reads, ranges, analysis: Analysis) -> None:
                 first[name] = use
                 ranges[name] = (sp.Integer(0), size)
             elif first[name].size != size:
-                _agree(first[name], use, stmt.line, analysis)
+                _agree(first[name], use, stmt.line, analysis, source)
 
 
-def _agree(a: Use, b: Use, line: int, analysis: Analysis) -> None:
+def _agree(a: Use, b: Use, line: int, analysis: Analysis, source: str) -> None:
     if a.size.is_number and b.size.is_number:
-        raise SpecError(f"line {line}: index '{a.index}' has size {a.size} in {a.tensor} "
-                        f"dimension {a.dim} but size {b.size} in {b.tensor} dimension {b.dim}")
+        raise _error_at(f"index '{a.index}' has size {a.size} in {a.tensor} dimension {a.dim} "
+                        f"but size {b.size} in {b.tensor} dimension {b.dim}", source, line,
+                        b.tensor)
     analysis.checks.append(Check(a, b, line))
     if isinstance(b.size, sp.Symbol):
         analysis.same[b.size] = a.size
@@ -221,8 +224,8 @@ def _narrow(stmt: ir.Stmt, reads, ranges, fixed, guarded) -> None:
     for acc, shape in reads:
         for d, (ix, size) in enumerate(zip(acc.index, shape)):
             free = [n for n in ix.expr.names() if n not in fixed]
-            if ix.mode != "zero" or len(free) < len(ix.expr.names()) or ix.expr.plain() \
-                    or (acc, d) in guarded:
+            if ix.mode != "zero" or not free or len(free) < len(ix.expr.names()) \
+                    or ix.expr.plain() or (acc, d) in guarded:
                 continue
             guarded.add((acc, d))
             name = next((n for n in lhs if n in free), free[0])
@@ -238,16 +241,24 @@ def _require_ranges(stmt: ir.Stmt, ranges, source: str) -> None:
         return
     message = (f"cannot infer the range of index '{missing}': it is never used alone in a "
                f"dimension; give it one with `where {missing} in 0:N` (or `where {missing} < N`)")
+    raise _error_at(message, source, stmt.line, missing)
+
+
+def _error_at(message: str, source: str, line: int, word: str) -> SpecError:
+    """A SpecError with a caret under the first ``word`` on the statement's line."""
     lines = source.splitlines()
-    text = lines[stmt.line - 1] if 0 < stmt.line <= len(lines) else ""
-    found = re.search(rf"\b{re.escape(missing)}\b", text)
-    column = found.start() + 1 if found else None
-    raise SpecError(message, source, stmt.line, column, column and column + len(missing))
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    found = re.search(rf"\b{re.escape(word)}\b", text)
+    if not found:
+        return SpecError(f"line {line}: {message}")
+    column = found.start() + 1
+    return SpecError(message, source, line, column, column + len(word))
 
 
 def _pad(ix: ir.Index, size: sp.Expr, ranges, fixed, guarded: bool) -> Interval:
     """Padding a read needs; only wrapped reads and ``where`` ranges can leave bounds."""
-    if ix.mode == "zero" and (guarded or not set(ix.expr.names()) & fixed):
+    names = set(ix.expr.names())
+    if ix.mode == "zero" and names and (guarded or not names & fixed):
         return sp.Integer(0), sp.Integer(0)
     lo, hi = bounds(ix.expr, ranges)
     return sp.Max(0, -lo), sp.Max(0, hi - size + 1)

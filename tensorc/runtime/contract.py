@@ -698,7 +698,9 @@ def _run_steps(steps: tuple[_Step, ...], ops: list) -> np.ndarray:
             for compiled, right in zip(step.pairs, picked[1:]):
                 result = _run_compiled(compiled, result, right)
         else:
-            result = np.ascontiguousarray(_reduce_single(picked[0], step.letters, step.axes))
+            result = _reduce_single(picked[0], step.letters, step.axes)
+            if not result.flags.c_contiguous:  # (np.ascontiguousarray would make 0-d 1-d)
+                result = result.copy()
         ops.append(result)
     return ops[0]
 

@@ -61,7 +61,7 @@ class Program:
         self.bind(shapes)
         return plan_report(self, shapes)
 
-    def __call__(self, **arrays) -> dict[str, np.ndarray]:
+    def __call__(self, /, **arrays) -> dict[str, np.ndarray]:
         missing = [n for n in self.inputs if n not in arrays]
         extra = [n for n in arrays if n not in self.inputs]
         if missing or extra:
@@ -124,12 +124,24 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
                              f"{check.first.tensor} dimension {check.first.dim} but size {b} in "
                              f"{check.second.tensor} dimension {check.second.dim}")
     for stmt, info in zip(program.stmts, analysis.stmts):
+        _check_writes(stmt, info, values)
         for name, (lo, hi) in info.ranges.items():
             lo_v, hi_v = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
             if hi_v < lo_v:
                 raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
                                  f"{lo_v}:{hi_v}: the inputs are too small for this statement")
     return values
+
+
+def _check_writes(stmt: ir.Stmt, info, values) -> None:
+    """A scatter must write inside its target: never out of bounds, never silently."""
+    for d, (lo, hi) in enumerate(info.writes):
+        first, last = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
+        size = int(sp.sympify(info.target_shape[d]).subs(values))
+        if first < 0 or last >= size:
+            raise ShapeError(f"line {stmt.line}: {stmt.target} += writes positions {first}..{last} "
+                             f"of {stmt.target} dimension {d}, which has size {size}; a "
+                             "scatter must stay inside its target")
 
 
 def _check_declared_symbols(analysis: Analysis, program: ir.Program, values) -> None:
