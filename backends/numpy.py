@@ -10,7 +10,7 @@ from sympy.printing.numpy import SciPyPrinter
 from tensorc.ir import nodes as ir
 from tensorc.ir.printer import print_access, print_stmt
 from tensorc.language.functions import FUNCTIONS
-from tensorc.language.ranges import Analysis, StmtRanges, bounds, to_sympy
+from tensorc.language.ranges import Analysis, StmtRanges, to_sympy
 
 from .base import (Printer, SizePrinter, Step, Val, Writer, extent_name, size_name,
                    tensor_name)
@@ -140,7 +140,8 @@ class NumpyEmitter(Printer):
             self.w.line(f"{target} = np.zeros(({shape}{',' * (len(stmt.index) == 1)}), dt)")
         plain = [a.plain() for a in stmt.index]
         if all(plain) and len(set(plain)) == len(plain):
-            self.w.line(f"{target}[{self.slices(tuple(plain))}] += {self.align(value, tuple(plain))}")
+            names = tuple(plain)
+            self.w.line(f"{target}[{self.slices(names)}] += {self.align(value, names)}")
             return
         names = tuple(dict.fromkeys(n for a in stmt.index for n in a.names()))
         full = self.align(value, names)

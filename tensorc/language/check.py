@@ -78,6 +78,9 @@ def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:
     _check_target(ctx, node, lhs, accumulate)
     lhs_names = {n for a in lhs for n in a.names()}
     expr = _Lowering(ctx, index_vars, lhs_names, node.expr).lower()
+    if target in ctx.read and target not in ctx.assigned:
+        raise ctx.error(f"'{target}' is read in its own definition before it has a value; "
+                        "assign it first (or name the input differently)", node.target)
     where = tuple(_constraint(ctx, c, index_vars) for c in node.where)
     _check_where(ctx, node, where)
     _note_rank(ctx, target, len(lhs), node.target)

@@ -15,7 +15,8 @@ _TOKEN_WORDS = {
     "INT": "an integer", "LSQB": "'['", "RSQB": "']'", "LPAR": "'('", "RPAR": "')'",
     "COMMA": "','", "ASSIGN_OP": "'=' or '+='", "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'",
     "MUL_OP": "'*' or '/'", "COLON": "':'", "SEMICOLON": "';'", "MINUS": "'-'", "PLUS": "'+'",
-    "WHERE": "'where'", "IN": "'in'", "LESSTHAN": "'<'", "__ANON_0": "'<='", "DECL_KIND": "a declaration",
+    "WHERE": "'where'", "IN": "'in'", "LESSTHAN": "'<'", "__ANON_0": "'<='",
+    "DECL_KIND": "a declaration",
     "POW": "'**'",
 }
 
@@ -36,7 +37,12 @@ def parse(source: str) -> ast.Module:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedInput as err:
         raise _syntax_error(err, source) from None
-    return _ToAst().transform(tree)
+    try:
+        return _ToAst(source).transform(tree)
+    except lark.exceptions.VisitError as err:
+        if isinstance(err.orig_exc, SpecError):
+            raise err.orig_exc from None
+        raise
 
 
 def _syntax_error(err, source: str) -> SpecError:
@@ -69,6 +75,10 @@ def _name(tok) -> ast.Name:
 
 @v_args(meta=True)
 class _ToAst(Transformer):
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
     def start(self, meta, stmts):
         return ast.Module(_span(meta) if not meta.empty else ast.Span(1, 1, 1, 1), tuple(stmts))
 
@@ -124,6 +134,9 @@ class _ToAst(Transformer):
     def number(self, meta, items):
         text = str(items[0])
         value = int(text) if text.isdigit() else float(text)
+        if value != value or abs(value) == float("inf"):
+            raise SpecError(f"the number {text} is too large for a float", self.source,
+                            meta.line, meta.column, meta.end_column)
         return ast.Number(_span(meta), value)
 
     def access(self, meta, items):

@@ -157,7 +157,7 @@ def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:
         if acc.tensor not in analysis.shapes:
             raise SpecError(f"line {stmt.line}: '{acc.tensor}' is read before it is assigned")
         reads.append((acc, analysis.shapes[acc.tensor]))
-    if stmt.accumulate and stmt.target in analysis.shapes:
+    if stmt.accumulate and stmt.target in analysis.shapes and all(a.plain() for a in stmt.index):
         lhs = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index))
         reads.append((lhs, analysis.shapes[stmt.target]))
     return reads

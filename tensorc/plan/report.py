@@ -69,8 +69,9 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
             flops, moved = _cost(step, extent, program, values, itemsize)
             rows.append(PlanRow(stmt.line, text, step.kind, _detail(step), flops, moved))
         written = _size(info.target_shape, values)
-        rows.append(PlanRow(stmt.line, text, "write", f"{'+= ' if stmt.accumulate else ''}"
-                            f"{stmt.target}", None, None if written is None else written * itemsize))
+        moved = None if written is None else written * itemsize
+        label = f"{'+= ' if stmt.accumulate else ''}{stmt.target}"
+        rows.append(PlanRow(stmt.line, text, "write", label, None, moved))
     return Plan(rows, shapes, itemsize)
 
 

@@ -6,7 +6,12 @@ broadcasting ``np.multiply``).  The operands are reshaped to ``(batch..., M, K)`
 the M/K/N groups, the layout the matmul writes) is chosen by a small cost model that counts the
 nanoseconds spent copying operands that cannot be viewed as BLAS matrices, running the GEMMs and
 transposing the result.  Decisions are cached per (axes, shapes, strides, dtype), so repeated
-calls from a training loop only pay for two dictionary look-ups.
+calls from a training loop pay for one cache look-up and the kernel.
+
+Measured on one core (OpenBLAS): small GEMMs (M*N*K below ~1e6) run ~25% faster than one big
+packed GEMM, so for a convolution over a channels-last window the planner batches over
+(n, output row) and writes the (n, o, i, j) output directly; channels-first windows cost a
+slower im2col copy (runs of one output row instead of kw*C values).
 
 Multi-operand contractions (:func:`einsum`) get their pairwise order from ``opt_einsum`` once per
 (equation, shapes) and choose each intermediate's axis order so that the next step needs as few
@@ -93,6 +98,10 @@ class _Compiled(NamedTuple):
     plan: _PairPlan
     out_shape: tuple[int, ...]
     reduced_shape: tuple[int, ...] | None  # out_shape without size-1 axes, if any
+    a_op: _Op | None  # plan.a / plan.b, None when the operand goes to the kernel as it is
+    b_op: _Op | None
+    kernel: np.ufunc  # np.matmul, or np.multiply when nothing is contracted
+    plain_out: bool  # the kernel writes straight into the new output array
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,11 +143,11 @@ def einsum(eq: str, *operands) -> np.ndarray:
         _check_axes(inputs[0], ops[0].shape)
         return _reduce_single(ops[0], inputs[0], output)
     dtype = ops[0].dtype
-    if any(x.dtype != dtype for x in ops):
+    if len({x.dtype for x in ops}) > 1:
         dtype = np.result_type(*ops)
         ops = [x.astype(dtype, copy=False) for x in ops]
-    steps = _einsum_plan(eq, tuple(x.shape for x in ops), tuple(x.strides for x in ops), dtype)
-    return _run_steps(steps, ops)
+    shapes, strides = tuple([x.shape for x in ops]), tuple([x.strides for x in ops])
+    return _run_steps(_einsum_plan(eq, shapes, strides, dtype), ops)
 
 
 def contraction_cost(eq: str, shapes) -> dict:
@@ -167,14 +176,20 @@ def _promote(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty(step.out_shape, a.dtype)
+    if step.a is not None:
+        a = _reduce(a, step.a)
+    if step.b is not None:
+        b = _reduce(b, step.b)
+    if step.plain_out:  # the common case, kept free of helper calls
+        step.kernel(a if step.a_op is None else _present(a, step.a_op),
+                    b if step.b_op is None else _present(b, step.b_op), out=out)
+        return out
     target = out if step.reduced_shape is None else out.reshape(step.reduced_shape)
-    _execute(step.plan, _reduce(a, step.a), _reduce(b, step.b), target)
+    _execute(step.plan, a, b, target)
     return out
 
 
-def _reduce(x: np.ndarray, recipe: _Reduce | None) -> np.ndarray:
-    if recipe is None:
-        return x
+def _reduce(x: np.ndarray, recipe: _Reduce) -> np.ndarray:
     if recipe.take is not None:
         x = x[recipe.take]
     if recipe.axes:
@@ -254,7 +269,13 @@ def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shap
     out_shape = tuple(sizes[x] for x in out_axes)
     reduced = None if len(out_letters) == len(out_axes) else tuple(sizes[x] for x in out_letters)
     plan = _pair_plan(a_info, b_info, out_letters, dtype)
-    return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced)
+    plain_out = reduced is None and plan.out_perm is plan.view_perm is plan.view_shape is None
+    return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced, _needed_op(plan.a),
+                     _needed_op(plan.b), np.multiply if plan.mul else np.matmul, plain_out)
+
+
+def _needed_op(op: _Op) -> _Op | None:
+    return None if op == _Op(None, False, None, False) else op
 
 
 def _reduce_operand(info: _Info, other: _Info, keep, itemsize: int):

@@ -127,10 +127,16 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
         _check_writes(stmt, info, values)
         for name, (lo, hi) in info.ranges.items():
             lo_v, hi_v = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
-            if hi_v < lo_v:
+            if hi_v < lo_v or (hi_v == lo_v and name in _max_min_indices(stmt)):
                 raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
-                                 f"{lo_v}:{hi_v}: the inputs are too small for this statement")
+                                 f"{lo_v}:{hi_v}: the inputs are too small for this statement"
+                                 " (max and min need at least one value)")
     return values
+
+
+def _max_min_indices(stmt: ir.Stmt) -> set[str]:
+    return {n for node in ir.walk(stmt.expr) if isinstance(node, ir.Reduce)
+            and node.op in ("max", "min") for n in node.over}
 
 
 def _check_writes(stmt: ir.Stmt, info, values) -> None:
