@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
+from reference import boundary_index
 
 RNG = np.random.default_rng(1234)
 
@@ -143,15 +144,6 @@ def test_conv2d_stride2_zero_padding():
 
 # ---------------------------------------------------------------- boundary modes
 
-def _index(e, size, mode):
-    if mode == "wrap":
-        return e % size
-    if mode == "reflect":
-        m = e % (2 * size)
-        return m if m < size else 2 * size - 1 - m
-    if mode == "clamp":
-        return min(max(e, 0), size - 1)
-    return e if 0 <= e < size else None
 
 
 def loop_same_conv2d(x, k, mode):
@@ -163,7 +155,7 @@ def loop_same_conv2d(x, k, mode):
         for j in range(w):
             for a in range(kh):
                 for b in range(kw):
-                    ii, jj = _index(i + a - ph, h, mode), _index(j + b - pw, w, mode)
+                    ii, jj = boundary_index(i + a - ph, h, mode), boundary_index(j + b - pw, w, mode)
                     if ii is not None and jj is not None:
                         y[i, j] += x[ii, jj] * k[a, b]
     return y
@@ -430,7 +422,7 @@ def loop_conv1d(x, k, stride, dil, pad, mode, n_out):
     y = np.zeros(n_out)
     for i in range(n_out):
         for a in range(len(k)):
-            e = _index(stride * i + dil * a - pad, len(x), mode)
+            e = boundary_index(stride * i + dil * a - pad, len(x), mode)
             if e is not None:
                 y[i] += x[e] * k[a]
     return y

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
+from reference import boundary_index
 
 RNG = np.random.default_rng(5)
 
@@ -170,15 +171,6 @@ def test_source_and_spec_are_text():
 
 
 
-def _index(e, size, mode):
-    if mode == "wrap":
-        return e % size
-    if mode == "reflect":
-        m = e % (2 * size)
-        return m if m < size else 2 * size - 1 - m
-    if mode == "clamp":
-        return min(max(e, 0), size - 1)
-    return e if 0 <= e < size else None
 
 
 @settings(max_examples=100, deadline=None)
@@ -191,7 +183,7 @@ def test_generated_affine_read_with_boundary(size, coef, const, n, mode):
     y = tc.compile(f"Y[i] = X[{access}]   where i < {n}")(X=x)["Y"]
     ref = []
     for i in range(n):
-        k = _index(coef * i + const, size, mode)
+        k = boundary_index(coef * i + const, size, mode)
         ref.append(0.0 if k is None else x[k])
     assert y.tolist() == ref
 

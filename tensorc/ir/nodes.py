@@ -59,13 +59,6 @@ class Affine:
     def minus(self, other: "Affine") -> "Affine":
         return self.plus(other.scale(-1))
 
-    def substitute(self, name: str, value: "Affine") -> "Affine":
-        coef = self.coef(name)
-        if not coef:
-            return self
-        rest = Affine(tuple((n, c) for n, c in self.terms if n != name), self.symbols, self.const)
-        return rest.plus(value.scale(coef))
-
     def plain(self) -> str | None:
         """The index name if this is exactly one index with coefficient 1."""
         if not self.const and not self.symbols and len(self.terms) == 1 and self.terms[0][1] == 1:
@@ -168,10 +161,6 @@ class Program:
     decls: tuple[Decl, ...]
     stmts: tuple[Stmt, ...]
     outputs: tuple[str, ...]
-
-    @property
-    def sizes(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(n for d in self.decls for a in d.dims for n in a.names()))
 
     @property
     def inputs(self) -> tuple[str, ...]:

@@ -145,16 +145,11 @@ def _constraint(ctx: _Context, node: ast.Constraint, index_vars) -> ir.Range:
     if name not in index_vars:
         raise ctx.error(f"where names index '{name}', which the statement does not use",
                         node.index)
-    lo, hi = (_size_expr(ctx, e) for e in (node.lo, node.hi))
+    lo, hi = (_affine(ctx, e, set()) for e in (node.lo, node.hi))
     if lo.is_constant and hi.is_constant and hi.const < lo.const:
         raise ctx.error(f"empty range {lo.const}:{hi.const} for index '{name}' "
                         "(a range is lo:hi with lo <= hi)", node)
     return ir.Range(name, lo, hi)
-
-
-def _size_expr(ctx: _Context, node: ast.Node) -> ir.Affine:
-    affine = _affine(ctx, node, set())
-    return affine
 
 
 def _check_where(ctx: _Context, node: ast.Assign, where) -> None:
@@ -300,8 +295,6 @@ class _Lowering:
 
     def _access(self, node: ast.Access) -> ir.Access:
         name = node.name.id
-        if name in FUNCTIONS or name in RESERVED_CALLS:
-            pass  # a tensor may share a function's name: brackets tell them apart
         _note_rank(self.ctx, name, len(node.indices), node.name)
         if name not in self.ctx.assigned:
             self.ctx.read.setdefault(name, node)
