@@ -135,11 +135,27 @@ class NumpyEmitter(Printer):
 
     def accumulate(self, stmt: ir.Stmt, info: StmtRanges, value: Val) -> None:
         target = tensor_name(stmt.target)
-        if info.creates:
-            shape = ", ".join(self.size(s) for s in info.target_shape)
-            self.w.line(f"{target} = np.zeros(({shape}{',' * (len(stmt.index) == 1)}), dt)")
+        if info.first:
+            self.w.line(f"{target} = {self.zeros(info.target_shape)}")
+        pads = info.lhs_pads
+        if any(w != 0 for pair in pads for w in pair):
+            padded = [s + lo + hi for s, (lo, hi) in zip(info.target_shape, pads)]
+            buffer = self.w.bind(self.zeros(padded), "writes that fall outside, to fold back")
+            self.scatter(stmt, buffer, value, [lo for lo, _ in pads])
+            widths = ", ".join(f"({self.size(lo)}, {self.size(hi)})" for lo, hi in pads)
+            modes = stmt.lhs().index
+            self.w.line(f"{target} += rt.fold({buffer}, ({widths},), "
+                        f"{tuple(ix.mode for ix in modes)})")
+            self.step("fold", f"{stmt.target}: boundary writes folded back", ())
+            return
+        self.scatter(stmt, target, value, [0] * len(stmt.index))
+
+    def zeros(self, shape) -> str:
+        return f"np.zeros({_tuple(self.size(s) for s in shape)}, dt)"
+
+    def scatter(self, stmt: ir.Stmt, target: str, value: Val, offsets) -> None:
         plain = [a.plain() for a in stmt.index]
-        if all(plain) and len(set(plain)) == len(plain):
+        if all(plain) and len(set(plain)) == len(plain) and not any(offsets):
             names = tuple(plain)
             self.w.line(f"{target}[{self.slices(names)}] += {self.align(value, names)}")
             return
@@ -148,7 +164,7 @@ class NumpyEmitter(Printer):
         if set(value.axes) != set(names):
             extents = ", ".join(extent_name(n) for n in names)
             full = f"np.broadcast_to({full}, ({extents},))"
-        start = tuple(self.size(self.at_lo(a)) for a in stmt.index)
+        start = tuple(self.size(self.at_lo(a) + k) for a, k in zip(stmt.index, offsets))
         steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
         loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
         self.w.line(f"rt.scatter_add({target}, {full}, {_tuple(start)}, {steps}, {loops})")
@@ -236,6 +252,15 @@ class NumpyEmitter(Printer):
         const = self.size(self.at_lo(diff))
         return Val(self.w.bind(f"rt.delta({steps}, {const}, {_tuple(map(extent_name, axes))}, dt)"),
                    axes)
+
+    def _emit_Count(self, node: ir.Count) -> Val:
+        return Val(f"float({' * '.join(extent_name(n) for n in node.over)})", (), fresh=False)
+
+    def _emit_ArgMax(self, node: ir.ArgMax) -> Val:
+        body = self.emit(node.body)
+        axes = tuple(body.axes.index(n) for n in node.over)
+        self.step("reduce", f"arg{node.op} mask over {', '.join(node.over)}", body.axes)
+        return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}")'), body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
         args = [self.emit(a) for a in node.args]

@@ -133,6 +133,26 @@ class Delta(Expr):
 
 
 @dataclass(frozen=True)
+class Count(Expr):
+    """The number of values the indices take in this statement (product of extents)."""
+
+    over: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ArgMax(Expr):
+    """One-hot mask of the first largest (``op="max"``) or smallest value of ``body``
+    over the indices ``over``, in index order: the derivative of max/min reductions."""
+
+    op: str
+    over: tuple[str, ...]
+    body: Expr
+
+    def children(self):
+        return (self.body,)
+
+
+@dataclass(frozen=True)
 class Range:
     index: str
     lo: Affine
@@ -147,13 +167,20 @@ class Stmt:
     accumulate: bool = False
     where: tuple[Range, ...] = ()
     line: int = field(default=0, compare=False)
+    modes: tuple[str, ...] = ()   # boundary mode per left-side position (+= only); () = zero
+
+    def lhs(self) -> Access:
+        """The left side as an access (with its boundary modes)."""
+        modes = self.modes or ("zero",) * len(self.index)
+        return Access(self.target, tuple(Index(a, m) for a, m in zip(self.index, modes)))
 
 
 @dataclass(frozen=True)
 class Decl:
-    kind: str                     # "input" or "param"
+    kind: str                     # "input", "param" or "output"
     tensor: str
     dims: tuple[Affine, ...]      # a size symbol or a literal each
+    like: str | None = None       # ``input dY like Y``: the shape of another tensor
 
 
 @dataclass(frozen=True)
@@ -171,7 +198,7 @@ class Program:
                 if acc.tensor not in written:
                     found.setdefault(acc.tensor, None)
             written.add(stmt.target)
-        declared = [d.tensor for d in self.decls if d.tensor not in written]
+        declared = [d.tensor for d in self.decls if d.tensor not in written and d.kind != "output"]
         return tuple(dict.fromkeys([*declared, *found]))
 
 
@@ -194,7 +221,7 @@ def index_names(expr: Expr) -> tuple[str, ...]:
             found.update(dict.fromkeys(node.names()))
         elif isinstance(node, Delta):
             found.update(dict.fromkeys(node.a.names() + node.b.names()))
-        elif isinstance(node, Reduce):
+        elif isinstance(node, (Reduce, ArgMax, Count)):
             found.update(dict.fromkeys(node.over))
     return tuple(found)
 
@@ -207,6 +234,8 @@ def free_names(expr: Expr) -> tuple[str, ...]:
         return tuple(dict.fromkeys(expr.a.names() + expr.b.names()))
     if isinstance(expr, Reduce):
         return tuple(n for n in free_names(expr.body) if n not in expr.over)
+    if isinstance(expr, Count):
+        return ()
     found: dict[str, None] = {}
     for child in expr.children():
         found.update(dict.fromkeys(free_names(child)))

@@ -47,6 +47,10 @@ def _expr(e: ir.Expr) -> tuple[str, int]:
         return f"delta({print_affine(e.a)}, {print_affine(e.b)})", _ATOM
     if isinstance(e, ir.Reduce):
         return f"{e.op}({print_expr(e.body)})", _ATOM
+    if isinstance(e, ir.Count):
+        return f"count({', '.join(e.over)})", _ATOM
+    if isinstance(e, ir.ArgMax):
+        return f"arg{e.op}({print_expr(e.body)}, {', '.join(e.over)})", _ATOM
     if isinstance(e, ir.Call):
         return _call(e)
     raise TypeError(f"not an IR expression: {e!r}")  # pragma: no cover
@@ -72,7 +76,7 @@ def _call(e: ir.Call) -> tuple[str, int]:
 
 
 def print_stmt(s: ir.Stmt) -> str:
-    lhs = s.target if not s.index else f"{s.target}[{', '.join(map(print_affine, s.index))}]"
+    lhs = print_expr(s.lhs())
     text = f"{lhs} {'+=' if s.accumulate else '='} {print_expr(s.expr)}"
     if s.where:
         ranges = ", ".join(f"{r.index} in {print_affine(r.lo)}:{print_affine(r.hi)}"
@@ -83,9 +87,15 @@ def print_stmt(s: ir.Stmt) -> str:
 
 def print_program(p: ir.Program) -> str:
     """The whole program as spec text, declarations first."""
-    lines = [f"{d.kind} {d.tensor}[{', '.join(map(print_affine, d.dims))}]" for d in p.decls]
+    lines = [print_decl(d) for d in p.decls]
     lines += [print_stmt(s) for s in p.stmts]
     return "\n".join(lines) + "\n"
+
+
+def print_decl(d: ir.Decl) -> str:
+    if d.like is not None:
+        return f"{d.kind} {d.tensor} like {d.like}"
+    return f"{d.kind} {d.tensor}[{', '.join(map(print_affine, d.dims))}]"
 
 
 def print_access(a: ir.Access) -> str:

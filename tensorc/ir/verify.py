@@ -38,6 +38,9 @@ def _verify_node(node: ir.Expr, ranks: dict[str, int]) -> None:
         _require(node.op in ir.REDUCTIONS, f"bad reduction {node.op}")
         inner = set(ir.free_names(node.body))
         _require(set(node.over) <= inner, f"{node.op} over {node.over}: not all in its body")
+    elif isinstance(node, ir.ArgMax):
+        _require(node.op in ("max", "min"), f"bad arg{node.op}")
+        _require(set(node.over) <= set(ir.free_names(node.body)), "argmax over unused indices")
     elif isinstance(node, ir.Access):
         _require(all(ix.mode in ir.BOUNDARY_MODES for ix in node.index), "bad boundary mode")
         _rank(ranks, node.tensor, len(node.index))

@@ -63,6 +63,7 @@ class Decl(Node):
     kind: str = ""
     name: Name = None
     dims: tuple = ()          # Name or Number per dimension
+    like: Name | None = None  # ``input dY like Y``
 
 
 @dataclass(frozen=True)

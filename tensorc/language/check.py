@@ -16,7 +16,8 @@ from . import ast
 from .functions import FUNCTIONS, NAMED, OPERATORS
 
 WRAPPERS = {"wrap": "wrap", "reflect": "reflect", "clamp": "clamp"}
-RESERVED_CALLS = (*ir.REDUCTIONS, "delta", *WRAPPERS)
+MASKS = {"argmax": "max", "argmin": "min"}
+RESERVED_CALLS = (*ir.REDUCTIONS, "delta", "count", *MASKS, *WRAPPERS)
 
 
 @dataclass
@@ -43,13 +44,15 @@ def check(module: ast.Module, source: str) -> ir.Program:
     'sum'
     """
     ctx = _Context(source)
-    for node in module.statements:
-        if isinstance(node, ast.Decl):
-            _declare(ctx, node)
+    decls = [node for node in module.statements if isinstance(node, ast.Decl)]
+    for node in decls:
+        _declare(ctx, node)
     stmts = tuple(_statement(ctx, node) for node in module.statements
                   if isinstance(node, ast.Assign))
     if not stmts:
         raise SpecError("the program assigns no tensor; write a statement like Y[i] = X[i]")
+    for node in decls:
+        _check_decl_use(ctx, node)
     outputs = tuple(dict.fromkeys(s.target for s in stmts))
     return ir.Program(tuple(ctx.decls.values()), stmts, outputs)
 
@@ -58,6 +61,9 @@ def _declare(ctx: _Context, node: ast.Decl) -> None:
     name = node.name.id
     if name in ctx.decls:
         raise ctx.error(f"'{name}' is declared twice", node.name)
+    if node.like is not None:
+        ctx.decls[name] = ir.Decl(node.kind, name, (), node.like.id)
+        return
     dims = []
     for dim in node.dims:
         if isinstance(dim, ast.Number):
@@ -69,12 +75,34 @@ def _declare(ctx: _Context, node: ast.Decl) -> None:
     ctx.ranks[name] = len(dims)
 
 
+def _check_decl_use(ctx: _Context, node: ast.Decl) -> None:
+    """``like`` names a tensor of the program with the same rank; outputs are assigned."""
+    name = node.name.id
+    if node.kind == "output" and name not in ctx.assigned:
+        raise ctx.error(f"'{name}' is declared as an output but never assigned", node.name)
+    if node.like is None:
+        return
+    model = node.like.id
+    if model not in ctx.ranks:
+        raise ctx.error(f"'{name}' is declared like '{model}', which the program never uses",
+                        node.like)
+    if name in ctx.ranks and ctx.ranks[name] != ctx.ranks[model]:
+        raise ctx.error(f"'{name}' is declared like '{model}' ({ctx.ranks[model]} dimensions) "
+                        f"but is used with {ctx.ranks[name]}", node.name)
+    ctx.ranks.setdefault(name, ctx.ranks[model])
+
+
 def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:
     target = node.target.id
     accumulate = node.op == "+="
     lhs_nodes = node.indices or ()
     index_vars = _index_vars(node) - ctx.sizes
-    lhs = tuple(_affine(ctx, e, index_vars) for e in lhs_nodes)
+    lhs_index = tuple(_index(ctx, e, index_vars) for e in lhs_nodes)
+    lhs = tuple(ix.expr for ix in lhs_index)
+    modes = tuple(ix.mode for ix in lhs_index)
+    wrapped = next((e for ix, e in zip(lhs_index, lhs_nodes) if ix.mode != "zero"), None)
+    if wrapped is not None and not accumulate:
+        raise ctx.error("a boundary wrapper on the left side scatters; use += (not =)", wrapped)
     _check_target(ctx, node, lhs, accumulate)
     lhs_names = {n for a in lhs for n in a.names()}
     expr = _Lowering(ctx, index_vars, lhs_names, node.expr).lower()
@@ -85,7 +113,8 @@ def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:
     _check_where(ctx, node, where)
     _note_rank(ctx, target, len(lhs), node.target)
     ctx.assigned.setdefault(target, node.span.line)
-    return ir.Stmt(target, lhs, expr, accumulate, where, node.span.line)
+    return ir.Stmt(target, lhs, expr, accumulate, where, node.span.line,
+                   modes if wrapped is not None else ())
 
 
 def _index_vars(node: ast.Assign) -> set[str]:
@@ -98,9 +127,9 @@ def _index_vars(node: ast.Assign) -> set[str]:
             for e in n.indices:
                 visit(e, True)
         elif isinstance(n, ast.Call):
-            inner = in_brackets or n.fn.id == "delta"
-            for a in n.args:
-                visit(a, inner)
+            inner = in_brackets or n.fn.id in ("delta", "count")
+            for k, a in enumerate(n.args):
+                visit(a, inner or (k > 0 and n.fn.id in MASKS))
         elif isinstance(n, ast.BinOp):
             visit(n.left, in_brackets)
             visit(n.right, in_brackets)
@@ -216,6 +245,11 @@ class _Lowering:
     # --- analysis -------------------------------------------------------------
     def _scan(self, node: ast.Node, parent) -> None:
         self.parent[id(node)] = parent
+        if isinstance(node, ast.Call) and node.fn.id == "count":
+            return      # count(i) names the range of i; it is not a use of i
+        if isinstance(node, ast.Call) and node.fn.id in MASKS and node.args:
+            self._scan(node.args[0], node)
+            return
         if isinstance(node, ast.Access) or (isinstance(node, ast.Call) and node.fn.id == "delta"):
             for name in _names_in(node.indices if isinstance(node, ast.Access) else node.args):
                 if name in self.index_vars:
@@ -316,6 +350,14 @@ class _Lowering:
                 raise self.ctx.error("delta() takes two index expressions", node)
             a, b = (_affine(self.ctx, e, self.index_vars) for e in args)
             return ir.Delta(a, b)
+        if fn == "count":
+            return ir.Count(self._index_names(node, args, 0))
+        if fn in MASKS:
+            if len(args) < 2:
+                raise self.ctx.error(f"{fn}(e, i, ...) takes an expression and the indices it "
+                                     "ranges over", node)
+            return ir.ArgMax(MASKS[fn], self._index_names(node, args, 1),
+                             self._lower(args[0]))
         if fn in WRAPPERS:
             raise self.ctx.error(f"{fn}() is a boundary wrapper and goes inside brackets, "
                                  f"as in X[{fn}(i + a)]", node.fn)
@@ -327,6 +369,17 @@ class _Lowering:
             raise self.ctx.error(f"{fn}() takes {want} argument{'s' * (want > 1)}, "
                                  f"got {len(args)}", node)
         return ir.Call(fn, tuple(self._lower(a) for a in args))
+
+
+    def _index_names(self, node: ast.Call, args, first: int) -> tuple[str, ...]:
+        names = args[first:]
+        bad = next((a for a in names if not isinstance(a, ast.Name)
+                    or a.id not in self.index_vars), None)
+        if bad is not None or not names:
+            raise self.ctx.error(f"{node.fn.id}() names index variables of this statement "
+                                 f"after its {'expression' if first else 'parenthesis'}",
+                                 bad or node)
+        return tuple(a.id for a in names)
 
 
 def _is_reduction(node) -> bool:

@@ -16,7 +16,7 @@ _TOKEN_WORDS = {
     "COMMA": "','", "ASSIGN_OP": "'=' or '+='", "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'",
     "MUL_OP": "'*' or '/'", "COLON": "':'", "SEMICOLON": "';'", "MINUS": "'-'", "PLUS": "'+'",
     "WHERE": "'where'", "IN": "'in'", "LESSTHAN": "'<'", "__ANON_0": "'<='",
-    "DECL_KIND": "a declaration",
+    "DECL_KIND": "a declaration", "LIKE": "'like'",
     "POW": "'**'",
 }
 
@@ -85,6 +85,10 @@ class _ToAst(Transformer):
     def decl(self, meta, items):
         kind, name, *dims = items
         return ast.Decl(_span(meta), str(kind), _name(name), tuple(dims))
+
+    def decl_like(self, meta, items):
+        kind, name, _, model = items
+        return ast.Decl(_span(meta), str(kind), _name(name), (), _name(model))
 
     def dim(self, meta, items):
         (tok,) = items

@@ -43,9 +43,11 @@ class StmtRanges:
     ranges: dict[str, Interval]
     pads: dict[ir.Access, tuple[Interval, ...]]     # per access: (lo, hi) pad per dim
     target_shape: tuple[sp.Expr, ...]
-    creates: bool                                   # first write of the target
+    creates: bool                                   # this statement sizes the target
     guarded: set = field(default_factory=set)       # (access, dim) kept in bounds by ranges
     writes: tuple = ()                              # += : first and last position per dim
+    first: bool = False                             # first write of the target
+    lhs_pads: tuple[Interval, ...] = ()             # += into a declared shape: pad to fold
 
     def extent(self, name: str) -> sp.Expr:
         lo, hi = self.ranges[name]
@@ -61,6 +63,8 @@ class Analysis:
     bindings: dict[str, Use] = field(default_factory=dict)   # size symbol -> where read
     same: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # sizes checked equal
     defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # assigned dims: formulas
+    likes: dict[str, str] = field(default_factory=dict)   # ``T like M``: T -> M
+    written: set[str] = field(default_factory=set)
 
 
 def size_symbol(name: str) -> sp.Symbol:
@@ -82,9 +86,12 @@ def analyse(program: ir.Program, source: str = "") -> Analysis:
 
 def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
     decls = {d.tensor: d for d in program.decls}
+    analysis.likes.update({d.tensor: d.like for d in program.decls if d.like is not None})
     ranks = _ranks(program)
     for tensor in program.inputs:
         decl = decls.get(tensor)
+        if decl is not None and decl.like is not None:
+            continue        # sized when the tensor it is like has a shape
         if decl is None:
             analysis.shapes[tensor] = tuple(dim_symbol(tensor, d) for d in range(ranks[tensor]))
             continue
@@ -129,8 +136,15 @@ def bounds(a: ir.Affine, ranges: dict[str, Interval]) -> Interval:
 def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
     ranges: dict[str, Interval] = {r.index: (to_sympy(r.lo), to_sympy(r.hi)) for r in stmt.where}
     fixed = set(ranges)
+    declared = _resolve_like(stmt.target, analysis, stmt.line)
     reads = _reads(stmt, analysis)
     _plain_uses(stmt, reads, ranges, analysis, source)
+    scatter = stmt.accumulate and declared
+    if declared:    # a declared shape sizes the left side's indices that nothing else does
+        lhs = (stmt.lhs(), analysis.shapes[stmt.target])
+        _plain_uses(stmt, [lhs], ranges, analysis, source, fill_only=True)
+    if scatter:     # and bounds the ranges like a read; writes outside are dropped
+        reads.append(lhs)
     reads = _canonical(reads, analysis)
     ranges.update({n: (lo, hi.xreplace(analysis.same)) for n, (lo, hi) in ranges.items()})
     guarded: set = set()
@@ -141,23 +155,46 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
     pads = {acc: tuple(_pad(ix, size, ranges, fixed, (acc, d) in guarded)
                        for d, (ix, size) in enumerate(zip(acc.index, shape)))
             for acc, shape in reads if acc.tensor != stmt.target or not stmt.accumulate}
+    lhs_pads = ()
+    if scatter:
+        acc, shape = reads[-1]
+        lhs_pads = tuple(_pad(ix, size, ranges, fixed, (acc, d) in guarded)
+                         for d, (ix, size) in enumerate(zip(acc.index, shape)))
+    first = stmt.target not in analysis.written
+    analysis.written.add(stmt.target)
     creates = stmt.target not in analysis.shapes
     target_shape = _target_shape(stmt, ranges, analysis, creates)
     if creates:
         dims = tuple(dim_symbol(stmt.target, d) for d in range(len(target_shape)))
         analysis.defs.update(zip(dims, target_shape))
         analysis.shapes[stmt.target] = dims
-    writes = tuple(bounds(a, ranges) for a in stmt.index) if stmt.accumulate else ()
-    return StmtRanges(ranges, pads, target_shape, creates, guarded, writes)
+    writes = tuple(bounds(a, ranges) for a in stmt.index) if stmt.accumulate and not scatter \
+        else ()
+    return StmtRanges(ranges, pads, target_shape, creates, guarded, writes, first, lhs_pads)
+
+
+def _resolve_like(tensor: str, analysis: Analysis, line: int) -> bool:
+    """Give a ``like`` tensor its model's shape; True if ``tensor`` has a declared shape."""
+    model = analysis.likes.get(tensor)
+    if model is None:
+        return False
+    if tensor not in analysis.shapes:
+        if model not in analysis.shapes:
+            raise SpecError(f"line {line}: '{tensor}' is declared like '{model}', which has no "
+                            "shape yet here; assign or read it earlier")
+        analysis.shapes[tensor] = analysis.shapes[model]
+    return True
 
 
 def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:
     reads = []
     for acc in dict.fromkeys(ir.accesses(stmt.expr)):
+        _resolve_like(acc.tensor, analysis, stmt.line)
         if acc.tensor not in analysis.shapes:
             raise SpecError(f"line {stmt.line}: '{acc.tensor}' is read before it is assigned")
         reads.append((acc, analysis.shapes[acc.tensor]))
-    if stmt.accumulate and stmt.target in analysis.shapes and all(a.plain() for a in stmt.index):
+    if stmt.accumulate and stmt.target in analysis.shapes and all(a.plain() for a in stmt.index) \
+            and stmt.target not in analysis.likes:
         lhs = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index))
         reads.append((lhs, analysis.shapes[stmt.target]))
     return reads
@@ -169,12 +206,14 @@ def _canonical(reads, analysis: Analysis):
             for acc, shape in reads]
 
 
-def _plain_uses(stmt, reads, ranges, analysis: Analysis, source: str) -> None:
+def _plain_uses(stmt, reads, ranges, analysis: Analysis, source: str,
+                fill_only: bool = False) -> None:
     first: dict[str, Use] = {}
     for acc, shape in reads:
         for d, (ix, size) in enumerate(zip(acc.index, shape)):
             name = ix.expr.plain()
-            if ix.mode != "zero" or name is None or name in ranges and name not in first:
+            if ix.mode != "zero" or name is None or name in ranges and (
+                    fill_only or name not in first):
                 continue
             use = Use(acc.tensor, d, size, name)
             if name not in first:

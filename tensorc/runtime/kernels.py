@@ -78,3 +78,56 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
         base = target[tuple(slice(int(s), None) for s in origin)]
         window = as_strided(base, tuple(value.shape[a] for a in kept), strides)
         window += part
+
+
+def fold(padded: np.ndarray, widths, modes) -> np.ndarray:
+    """The adjoint of :func:`pad`: add each padded position back where it was read from.
+
+    Zero padding drops what fell outside; wrap, reflect and clamp add it to the position
+    their map reads (so gradients flow back through the same boundary map).
+
+    >>> fold(np.array([1.0, 2, 3, 4, 5, 6]), [(2, 1)], ("wrap",)).tolist()
+    [9.0, 5.0, 7.0]
+    """
+    x = padded
+    for axis, ((lo, hi), mode) in enumerate(zip(widths, modes)):
+        lo, hi = int(lo), int(hi)
+        if lo or hi:
+            x = _fold_axis(np.moveaxis(x, axis, 0), lo, hi, mode)
+            x = np.moveaxis(x, 0, axis)
+    return x
+
+
+def _fold_axis(x: np.ndarray, lo: int, hi: int, mode: str) -> np.ndarray:
+    size = x.shape[0] - lo - hi
+    out = x[lo:lo + size].copy()
+    if mode == "zero" or size == 0:
+        return out
+    for k in [*range(lo), *range(lo + size, x.shape[0])]:
+        out[_source(k - lo, size, mode)] += x[k]
+    return out
+
+
+def _source(position: int, size: int, mode: str) -> int:
+    """Which position of a dimension of ``size`` a padded ``position`` reads."""
+    if mode == "wrap":
+        return position % size
+    if mode == "clamp":
+        return min(max(position, 0), size - 1)
+    period = position % (2 * size)         # reflect: ... 3 2 1 | 1 2 3 | 3 2 1 ...
+    return period if period < size else 2 * size - 1 - period
+
+
+def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
+    """One-hot along ``axes`` at the first largest (or smallest) value, in index order.
+
+    >>> argmax_mask(np.array([[1.0, 3, 3], [2, 0, 2]]), (1,), "max").tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    """
+    kept = [a for a in range(x.ndim) if a not in axes]
+    moved = np.moveaxis(x, [*kept, *axes], range(x.ndim))
+    flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
+    pick = (np.argmax if op == "max" else np.argmin)(flat, axis=-1)
+    onehot = np.arange(flat.shape[-1]) == pick[..., None]
+    onehot = onehot.reshape(moved.shape).astype(x.dtype)
+    return np.moveaxis(onehot, range(x.ndim), [*kept, *axes])

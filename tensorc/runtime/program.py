@@ -117,6 +117,9 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
     _check_declared_symbols(analysis, program, values)
     for sym, formula in analysis.defs.items():     # assigned tensors' shapes, in order
         values[sym] = int(sp.sympify(formula).subs(values))
+    for tensor, model in analysis.likes.items():
+        if tensor in shapes:
+            _check_like(tensor, model, analysis, values)
     for check in analysis.checks:
         a, b = (int(sp.sympify(u.size).subs(values)) for u in (check.first, check.second))
         if a != b:
@@ -132,6 +135,14 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
                                  f"{lo_v}:{hi_v}: the inputs are too small for this statement"
                                  " (max and min need at least one value)")
     return values
+
+
+def _check_like(tensor: str, model: str, analysis: Analysis, values) -> None:
+    for d, size in enumerate(analysis.shapes.get(model, ())):
+        want, got = int(sp.sympify(size).subs(values)), values[dim_symbol(tensor, d)]
+        if want != got:
+            raise ShapeError(f"{tensor} dimension {d} has size {got}, but {tensor} is declared "
+                             f"like {model}, whose dimension {d} has size {want}")
 
 
 def _max_min_indices(stmt: ir.Stmt) -> set[str]:
