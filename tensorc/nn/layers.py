@@ -6,8 +6,8 @@ Parameters are named ``<prefix>_<local>`` (``conv1_W``, ``conv1_B``); intermedia
 tensors ``<prefix>_<X>`` (``bn1_M``). Names and arguments follow PyTorch.
 
 >>> from tensorc.nn import layers as L
->>> print(L.Conv2d(3, 8, 3, padding=1).spec_for((3, 8, 8), name="c1"))
-Y[n, o, i, j] = X[n, c, i + a - 1, j + b - 1] * c1_W[o, c, a, b] + c1_B[o]   where i in 0:8, j in 0:8
+>>> print(L.Conv2d(3, 8, 3, padding=1).spec_for((3, 8, 8), name="k"))
+Y[n, o, i, j] = X[n, c, i + a - 1, j + b - 1] * k_W[o, c, a, b] + k_B[o]   where i in 0:8, j in 0:8
 
 Counting conventions are in :mod:`tensorc.nn.summary`.
 """
