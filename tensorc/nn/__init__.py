@@ -9,3 +9,10 @@ imported on its own.
 from . import checkpoint, data, init, optim
 
 __all__ = ["checkpoint", "data", "init", "optim"]
+
+# layers written as spec text, ready models, losses and per-layer counts
+from . import layers, losses, models, summary  # noqa: E402
+from .layers import *  # noqa: E402,F401,F403  (the names in layers.__all__)
+from .summary import Summary  # noqa: E402
+
+__all__ += ["layers", "losses", "models", "summary", "Summary", *layers.__all__]

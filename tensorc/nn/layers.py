@@ -82,6 +82,11 @@ def _tuple(value: int | tuple[int, ...], d: int, what: str) -> tuple[int, ...]:
     return tuple(int(v) for v in out)
 
 
+def _changed(**pairs: tuple[Any, Any]) -> str:
+    """``, k=v`` for every keyword argument whose value differs from its default."""
+    return "".join(f", {k}={v!r}" for k, (v, default) in pairs.items() if v != default)
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError(f"layer name {name!r} is not a spec identifier (letters, digits and "
@@ -293,9 +298,9 @@ class _ConvNd(Layer):
         self.stride, self.padding = _tuple(stride, d, "stride"), _tuple(padding, d, "padding")
         self.dilation = _tuple(dilation, d, "dilation")
         self.bias, self.boundary = bias, boundary
-        self._args = (f"{in_channels}, {out_channels}, kernel_size={kernel_size}, "
-                      f"stride={stride}, padding={padding}, dilation={dilation}, "
-                      f"groups={groups}, bias={bias}, boundary={boundary!r}")
+        self._args = f"{in_channels}, {out_channels}, kernel_size={kernel_size}" + _changed(
+            stride=(stride, 1), padding=(padding, 0), dilation=(dilation, 1),
+            groups=(groups, 1), bias=(bias, True), boundary=(boundary, "zero"))
 
     def output_shape(self, shape):
         if len(shape) != self.d + 1 or shape[0] != self.in_channels:
@@ -387,7 +392,7 @@ class _PoolNd(Layer):
         self.kernel_size = _tuple(kernel_size, self.d, "kernel_size")
         self.stride = _tuple(kernel_size if stride is None else stride, self.d, "stride")
         self.padding = _tuple(padding, self.d, "padding")
-        self._args = f"{kernel_size}, stride={stride}, padding={padding}"
+        self._args = str(kernel_size) + _changed(stride=(stride, None), padding=(padding, 0))
 
     def output_shape(self, shape):
         if len(shape) != self.d + 1:
