@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--shape", action="append", default=[], metavar="NAME=AxBxC",
                       help="an input's shape, e.g. X=2x3x32x32 (repeat per input)")
     plan.add_argument("--backend", default="numpy")
+    _summary_command(commands)
     args = parser.parse_args(argv)
+    if args.command == "summary":
+        return args.run(args)
     try:
         with open(args.file) as f:
             prog = compile(f.read(), backend=args.backend)
@@ -32,6 +35,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tensorc: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def _summary_command(commands) -> None:
+    """``tensorc summary MODEL [--input-shape 3x32x32]``: a ready model's per-layer table."""
+    def run(args) -> int:
+        from .nn import models
+        try:
+            model = models.get(args.model)
+            shape = tuple(int(d) for d in args.input_shape.split("x")) if args.input_shape else None
+            print(model.summary(shape))
+        except ValueError as err:
+            print(f"tensorc: {err}", file=sys.stderr)
+            return 1
+        return 0
+
+    cmd = commands.add_parser("summary", help="print a ready model's parameters and operations")
+    cmd.add_argument("model", help="lenet5, two_conv_mnist, alexnet, vgg16, ... ")
+    cmd.add_argument("--input-shape", metavar="CxHxW", help="input shape without the batch")
+    cmd.set_defaults(run=run)
 
 
 def _shapes(items: list[str]) -> dict[str, tuple[int, ...]]:

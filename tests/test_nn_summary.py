@@ -128,3 +128,21 @@ def test_summary_lookup_and_errors():
         s["f7"]
     with pytest.raises(ValueError, match="no input shape"):
         L.Sequential(L.ReLU()).summary()
+
+
+def test_cli_summary(capsys):
+    from tensorc.cli import main
+    assert main(["summary", "lenet5"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[-2:] == ["61,706", "429,342"]
+    assert main(["summary", "resnet9000"]) == 1
+    assert "unknown model 'resnet9000'; valid options are lenet5" in capsys.readouterr().err
+
+
+def test_models_example_prints_summaries(capsys):
+    import runpy
+    from pathlib import Path
+    example = Path(__file__).parent.parent / "examples" / "models.py"
+    runpy.run_path(str(example), run_name="models_example")["main"](["vgg16"])
+    out = capsys.readouterr().out
+    assert "== vgg16 ==" in out and "138,357,544" in out
+    assert "forward of 4 images -> (4, 10)" in out
