@@ -175,10 +175,14 @@ class NumpyEmitter(Printer):
         self.steps[-1].append(Step(kind, detail, tuple(axes), tuple(output), bytes_of))
 
     def slices(self, names: tuple[str, ...]) -> str:
+        """Where plain indices write in the target: all of a dimension they sweep exactly."""
         parts = []
-        for n in names:
-            lo = self.info.ranges[n][0]
-            parts.append(":" if lo == 0 else f"{self.size(lo)}:{self.size(lo)} + {extent_name(n)}")
+        same = self.analysis.same
+        for n, size in zip(names, self.info.target_shape):
+            lo, hi = self.info.ranges[n]
+            whole = lo == 0 and sp.sympify(hi).xreplace(same) == sp.sympify(size).xreplace(same)
+            parts.append(":" if whole else
+                         f"{self.size(lo) if lo != 0 else ''}:{self.size(hi)}")
         return ", ".join(parts) or "..."
 
     def at_lo(self, a: ir.Affine) -> sp.Expr:

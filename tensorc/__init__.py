@@ -5,7 +5,8 @@
 [1.0, 3.0, 5.0]
 """
 from .compiler import compile
+from .derive import grad
 from .errors import InputError, ShapeError, SpecError, TensorcError
 from .runtime.program import Program
 
-__all__ = ["compile", "Program", "TensorcError", "SpecError", "ShapeError", "InputError"]
+__all__ = ["compile", "grad", "Program", "TensorcError", "SpecError", "ShapeError", "InputError"]

@@ -168,6 +168,7 @@ class Stmt:
     where: tuple[Range, ...] = ()
     line: int = field(default=0, compare=False)
     modes: tuple[str, ...] = ()   # boundary mode per left-side position (+= only); () = zero
+    einstein: bool = field(default=False, compare=False)  # print contractions implicitly
 
     def lhs(self) -> Access:
         """The left side as an access (with its boundary modes)."""
@@ -180,7 +181,7 @@ class Decl:
     kind: str                     # "input", "param" or "output"
     tensor: str
     dims: tuple[Affine, ...]      # a size symbol or a literal each
-    like: str | None = None       # ``input dY like Y``: the shape of another tensor
+    like: tuple[str, ...] = ()    # ``input dY like Y``: another tensor's shape (or several, joined)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,12 @@ def print_index(ix: ir.Index) -> str:
     return text if ix.mode == "zero" else f"{ix.mode}({text})"
 
 
-def print_expr(e: ir.Expr) -> str:
-    return _expr(e)[0]
+def print_expr(e: ir.Expr, implicit=frozenset()) -> str:
+    """Spec text of an expression; sums in ``implicit`` are left to the Einstein rules."""
+    return _expr(e, implicit)[0]
 
 
-def _expr(e: ir.Expr) -> tuple[str, int]:
+def _expr(e: ir.Expr, implicit=frozenset()) -> tuple[str, int]:
     if isinstance(e, ir.Const):
         value = e.value
         text = str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else repr(value)
@@ -46,25 +47,27 @@ def _expr(e: ir.Expr) -> tuple[str, int]:
     if isinstance(e, ir.Delta):
         return f"delta({print_affine(e.a)}, {print_affine(e.b)})", _ATOM
     if isinstance(e, ir.Reduce):
-        return f"{e.op}({print_expr(e.body)})", _ATOM
+        if e in implicit:
+            return _expr(e.body, implicit)
+        return f"{e.op}({print_expr(e.body, implicit)})", _ATOM
     if isinstance(e, ir.Count):
         return f"count({', '.join(e.over)})", _ATOM
     if isinstance(e, ir.ArgMax):
-        return f"arg{e.op}({print_expr(e.body)}, {', '.join(e.over)})", _ATOM
+        return f"arg{e.op}({print_expr(e.body, implicit)}, {', '.join(e.over)})", _ATOM
     if isinstance(e, ir.Call):
-        return _call(e)
+        return _call(e, implicit)
     raise TypeError(f"not an IR expression: {e!r}")  # pragma: no cover
 
 
-def _call(e: ir.Call) -> tuple[str, int]:
+def _call(e: ir.Call, implicit) -> tuple[str, int]:
     fn = FUNCTIONS[e.fn]
     if fn.infix is None:
-        return f"{e.fn}({', '.join(print_expr(a) for a in e.args)})", _ATOM
+        return f"{e.fn}({', '.join(print_expr(a, implicit) for a in e.args)})", _ATOM
     prec = fn.precedence
     if fn.arity == 1:
-        text, p = _expr(e.args[0])
+        text, p = _expr(e.args[0], implicit)
         return f"-{text if p > prec or p == _ATOM else f'({text})'}", prec
-    (left, lp), (right, rp) = _expr(e.args[0]), _expr(e.args[1])
+    (left, lp), (right, rp) = _expr(e.args[0], implicit), _expr(e.args[1], implicit)
     right_assoc = fn.infix == "**"
     if lp < prec or (lp == prec and (right_assoc or prec == 5)):
         left = f"({left})"
@@ -75,9 +78,9 @@ def _call(e: ir.Call) -> tuple[str, int]:
     return f"{left}{space}{fn.infix}{space}{right}", prec
 
 
-def print_stmt(s: ir.Stmt) -> str:
+def print_stmt(s: ir.Stmt, implicit=frozenset()) -> str:
     lhs = print_expr(s.lhs())
-    text = f"{lhs} {'+=' if s.accumulate else '='} {print_expr(s.expr)}"
+    text = f"{lhs} {'+=' if s.accumulate else '='} {print_expr(s.expr, implicit)}"
     if s.where:
         ranges = ", ".join(f"{r.index} in {print_affine(r.lo)}:{print_affine(r.hi)}"
                            for r in s.where)
@@ -88,13 +91,48 @@ def print_stmt(s: ir.Stmt) -> str:
 def print_program(p: ir.Program) -> str:
     """The whole program as spec text, declarations first."""
     lines = [print_decl(d) for d in p.decls]
-    lines += [print_stmt(s) for s in p.stmts]
+    lines += [print_stmt(s, _implicit_sums(s, p.decls) if s.einstein else frozenset())
+              for s in p.stmts]
     return "\n".join(lines) + "\n"
 
 
+def _implicit_sums(s: ir.Stmt, decls) -> frozenset:
+    """Contractions the Einstein rules of LANGUAGE.md place by themselves (every index
+    used at least twice): written without ``sum(...)`` when reading the text back gives
+    the same statement. Derived statements print this way, as the notes write them."""
+    from ..errors import SpecError
+    from ..language.check import check
+    from ..language.parse import parse
+    context = [print_decl(d) for d in decls if not d.like and d.kind != "output"]
+    implicit: frozenset = frozenset()
+    for node in ir.walk(s.expr):
+        if not isinstance(node, ir.Reduce) or node.op != "sum" or not s.index or \
+                not all(_uses(node.body, n) > 1 for n in node.over):
+            continue
+        trial = implicit | {node}
+        text = "\n".join([*context, print_stmt(s, trial)])
+        try:
+            again = check(parse(text), text).stmts[0]
+        except SpecError:
+            continue
+        if again.expr == s.expr:
+            implicit = trial
+    return implicit
+
+
+def _uses(e: ir.Expr, name: str) -> int:
+    count = 0
+    for node in ir.walk(e):
+        if isinstance(node, ir.Access):
+            count += sum(name in ix.expr.names() for ix in node.index)
+        elif isinstance(node, ir.Delta):
+            count += (name in node.a.names()) + (name in node.b.names())
+    return count
+
+
 def print_decl(d: ir.Decl) -> str:
-    if d.like is not None:
-        return f"{d.kind} {d.tensor} like {d.like}"
+    if d.like:
+        return f"{d.kind} {d.tensor} like {', '.join(d.like)}"
     return f"{d.kind} {d.tensor}[{', '.join(map(print_affine, d.dims))}]"
 
 

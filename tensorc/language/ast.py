@@ -63,7 +63,7 @@ class Decl(Node):
     kind: str = ""
     name: Name = None
     dims: tuple = ()          # Name or Number per dimension
-    like: Name | None = None  # ``input dY like Y``
+    like: tuple = ()          # ``input dY like Y``; ``output J like Y, X``: shapes joined
 
 
 @dataclass(frozen=True)

@@ -61,8 +61,8 @@ def _declare(ctx: _Context, node: ast.Decl) -> None:
     name = node.name.id
     if name in ctx.decls:
         raise ctx.error(f"'{name}' is declared twice", node.name)
-    if node.like is not None:
-        ctx.decls[name] = ir.Decl(node.kind, name, (), node.like.id)
+    if node.like:
+        ctx.decls[name] = ir.Decl(node.kind, name, (), tuple(m.id for m in node.like))
         return
     dims = []
     for dim in node.dims:
@@ -80,16 +80,18 @@ def _check_decl_use(ctx: _Context, node: ast.Decl) -> None:
     name = node.name.id
     if node.kind == "output" and name not in ctx.assigned:
         raise ctx.error(f"'{name}' is declared as an output but never assigned", node.name)
-    if node.like is None:
+    for model in node.like:
+        if model.id not in ctx.ranks:
+            raise ctx.error(f"'{name}' is declared like '{model.id}', which the program never "
+                            "uses", model)
+    if not node.like:
         return
-    model = node.like.id
-    if model not in ctx.ranks:
-        raise ctx.error(f"'{name}' is declared like '{model}', which the program never uses",
-                        node.like)
-    if name in ctx.ranks and ctx.ranks[name] != ctx.ranks[model]:
-        raise ctx.error(f"'{name}' is declared like '{model}' ({ctx.ranks[model]} dimensions) "
-                        f"but is used with {ctx.ranks[name]}", node.name)
-    ctx.ranks.setdefault(name, ctx.ranks[model])
+    rank = sum(ctx.ranks[m.id] for m in node.like)
+    like = ", ".join(m.id for m in node.like)
+    if name in ctx.ranks and ctx.ranks[name] != rank:
+        raise ctx.error(f"'{name}' is declared like {like} ({rank} dimensions) but is used "
+                        f"with {ctx.ranks[name]}", node.name)
+    ctx.ranks.setdefault(name, rank)
 
 
 def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:

@@ -87,8 +87,8 @@ class _ToAst(Transformer):
         return ast.Decl(_span(meta), str(kind), _name(name), tuple(dims))
 
     def decl_like(self, meta, items):
-        kind, name, _, model = items
-        return ast.Decl(_span(meta), str(kind), _name(name), (), _name(model))
+        kind, name, _, *models = items
+        return ast.Decl(_span(meta), str(kind), _name(name), (), tuple(map(_name, models)))
 
     def dim(self, meta, items):
         (tok,) = items

@@ -63,7 +63,7 @@ class Analysis:
     bindings: dict[str, Use] = field(default_factory=dict)   # size symbol -> where read
     same: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # sizes checked equal
     defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # assigned dims: formulas
-    likes: dict[str, str] = field(default_factory=dict)   # ``T like M``: T -> M
+    likes: dict[str, tuple] = field(default_factory=dict)   # ``T like M, ...``: T -> models
     written: set[str] = field(default_factory=set)
 
 
@@ -86,11 +86,11 @@ def analyse(program: ir.Program, source: str = "") -> Analysis:
 
 def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
     decls = {d.tensor: d for d in program.decls}
-    analysis.likes.update({d.tensor: d.like for d in program.decls if d.like is not None})
+    analysis.likes.update({d.tensor: d.like for d in program.decls if d.like})
     ranks = _ranks(program)
     for tensor in program.inputs:
         decl = decls.get(tensor)
-        if decl is not None and decl.like is not None:
+        if decl is not None and decl.like:
             continue        # sized when the tensor it is like has a shape
         if decl is None:
             analysis.shapes[tensor] = tuple(dim_symbol(tensor, d) for d in range(ranks[tensor]))
@@ -139,8 +139,13 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
     declared = _resolve_like(stmt.target, analysis, stmt.line)
     reads = _reads(stmt, analysis)
     _plain_uses(stmt, reads, ranges, analysis, source)
-    scatter = stmt.accumulate and declared
-    if declared:    # a declared shape sizes the left side's indices that nothing else does
+    wrapped = any(m != "zero" for m in stmt.modes)
+    if wrapped and stmt.target not in analysis.shapes:
+        raise _error_at(f"'{stmt.target}' is first written here through a boundary wrapper, "
+                        "which needs its size; assign it first or declare it "
+                        f"(output {stmt.target}[...])", source, stmt.line, stmt.target)
+    scatter = stmt.accumulate and (declared or wrapped)
+    if scatter or declared:  # a known shape sizes left-side indices nothing else does
         lhs = (stmt.lhs(), analysis.shapes[stmt.target])
         _plain_uses(stmt, [lhs], ranges, analysis, source, fill_only=True)
     if scatter:     # and bounds the ranges like a read; writes outside are dropped
@@ -175,15 +180,20 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
 
 def _resolve_like(tensor: str, analysis: Analysis, line: int) -> bool:
     """Give a ``like`` tensor its model's shape; True if ``tensor`` has a declared shape."""
-    model = analysis.likes.get(tensor)
-    if model is None:
+    models = analysis.likes.get(tensor)
+    if models is None:
         return False
     if tensor not in analysis.shapes:
-        if model not in analysis.shapes:
-            raise SpecError(f"line {line}: '{tensor}' is declared like '{model}', which has no "
-                            "shape yet here; assign or read it earlier")
-        analysis.shapes[tensor] = analysis.shapes[model]
+        missing = next((m for m in models if m not in analysis.shapes), None)
+        if missing is not None:
+            raise SpecError(f"line {line}: '{tensor}' is declared like '{missing}', which has "
+                            "no shape yet here; assign or read it earlier")
+        analysis.shapes[tensor] = like_shape(models, analysis)
     return True
+
+
+def like_shape(models, analysis: Analysis) -> tuple:
+    return tuple(size for m in models for size in analysis.shapes[m])
 
 
 def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:

@@ -1,0 +1,267 @@
+"""Reverse mode over whole statements: the derived program is the forward program plus,
+in reverse order, one statement per contribution of each read of an active tensor.
+
+A contribution of the read ``X[g]`` inside ``T[lhs] = e`` with factor ``f`` becomes
+
+    dX[g] += dT[lhs] * f        (summed over every index not on the left)
+
+which is a gather when ``g`` is plain and an affine scatter otherwise; boundary wrappers
+on ``g`` make the scatter fold back through the same map. Jacobians run the same pass
+with the indices of ``of`` in front of every adjoint (``prefix``), seeded by deltas.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+import sympy as sp
+
+from ..errors import SpecError
+from ..ir import nodes as ir
+from ..language.ranges import Analysis, analyse
+from ..plan.graph import dataflow
+from . import simplify as alg
+from .rules import Context, adjoint
+
+
+@dataclass
+class Request:
+    of: str
+    wrt: tuple[str, ...]
+    names: dict[str, str]                 # tensor -> its adjoint's name
+    jacobian: bool = False                # prefix every adjoint with the indices of ``of``
+
+
+@dataclass
+class _Derived:
+    stmts: list[ir.Stmt] = field(default_factory=list)
+    decls: dict[str, ir.Decl] = field(default_factory=dict)
+    written: set[str] = field(default_factory=set)
+
+
+def reverse(program: ir.Program, request: Request) -> ir.Program:
+    """The program followed by the statements of its reverse pass."""
+    active = _active(program, request)
+    forward = analyse(program)
+    ranks = _ranks(program)
+    out = _Derived()
+    of_rank = ranks[request.of]
+    for k in reversed(range(len(program.stmts))):
+        stmt = program.stmts[k]
+        if stmt.target != request.of and request.names[stmt.target] not in out.written:
+            continue        # not on a path to ``of``, or its adjoint is zero
+        for target, lhs, body, where in _contributions(stmt, active, request, of_rank):
+            _emit(out, program, forward, k, request, target, lhs, body, where)
+    for name in request.wrt:
+        if request.names[name] not in out.written:     # no path: the gradient is zero
+            _emit_zero(out, program, request, name, ranks)
+    decls = list(program.decls)
+    if not request.jacobian and ranks[request.of]:
+        decls.append(ir.Decl("input", request.names[request.of], (), (request.of,)))
+    decls += out.decls.values()
+    stmts = (*program.stmts, *out.stmts)
+    outputs = tuple(dict.fromkeys(s.target for s in stmts))
+    return ir.Program(tuple(decls), stmts, outputs)
+
+
+# --- which tensors need adjoints -------------------------------------------------
+def _active(program: ir.Program, request: Request) -> frozenset[str]:
+    graph = dataflow(program)
+    assigned = {s.target for s in program.stmts}
+    tensors = {n[1] for n in graph if n[0] == "tensor"}
+    if request.of not in assigned:
+        raise SpecError(f"of={request.of!r} is not assigned by the program; it assigns "
+                        f"{', '.join(sorted(assigned))}")
+    for name in request.wrt:
+        if name not in tensors:
+            raise SpecError(f"wrt={name!r} is not a tensor of the program; it has "
+                            f"{', '.join(sorted(tensors))}")
+    upstream = nx.ancestors(graph, ("tensor", request.of)) | {("tensor", request.of)}
+    active = set()
+    for name in request.wrt:
+        node = ("tensor", name)
+        active |= {n[1] for n in (nx.descendants(graph, node) | {node}) & upstream
+                   if n[0] == "tensor"}
+    _check_order(program, active)
+    return frozenset(active)
+
+
+def _check_order(program: ir.Program, active: set[str]) -> None:
+    """A tensor must be complete before it is read: reads after its last write."""
+    last_write = {s.target: k for k, s in enumerate(program.stmts)}
+    for k, stmt in enumerate(program.stmts):
+        for acc in ir.accesses(stmt.expr):
+            if acc.tensor in active and last_write.get(acc.tensor, -1) >= k:
+                raise SpecError(f"cannot differentiate: line {stmt.line} reads {acc.tensor} "
+                                f"before line {program.stmts[last_write[acc.tensor]].line} "
+                                "adds to it; give the partial sum its own name")
+
+
+def _ranks(program: ir.Program) -> dict[str, int]:
+    ranks = {s.target: len(s.index) for s in program.stmts}
+    for stmt in program.stmts:
+        ranks.update({a.tensor: len(a.index) for a in ir.accesses(stmt.expr)})
+    return ranks
+
+
+# --- contributions of one statement ----------------------------------------------
+def _contributions(stmt: ir.Stmt, active, request: Request, of_rank: int):
+    """(adjoint tensor, left side, right side, where) for each read of an active tensor."""
+    names = _statement_names(stmt)
+    output = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index)) \
+        if not stmt.accumulate else None
+    seeding = stmt.target == request.of
+    prefix = () if not request.jacobian else _prefix(stmt, of_rank, names, seeding)
+    seed = _seed(stmt, request, prefix, seeding)
+    found: dict[tuple, list[ir.Expr]] = {}
+    for leaf, factor in adjoint(stmt.expr, seed, Context(active, output)):
+        index, factor = leaf.index, factor
+        if request.jacobian and seeding:
+            index, factor = _seed_deltas(stmt, leaf, factor, prefix, names)
+        key = (leaf.tensor, tuple(ir.Index(ir.Affine.of(p)) for p in prefix) + index)
+        found.setdefault(key, []).append(_cancel_counts(alg.tidy(factor), key[1]))
+    for (tensor, lhs), factors in found.items():
+        body = alg.ZERO
+        for free, group in _by_summed(factors, lhs).items():
+            total = alg.ZERO
+            for factor in group:
+                total = alg.add(total, factor)
+            body = alg.add(body, _summed(alg.tidy(total), free, lhs, names))
+        if body != alg.ZERO:
+            yield tensor, lhs, body, _where(stmt, body, lhs)
+
+
+def _statement_names(stmt: ir.Stmt) -> set[str]:
+    return {n for a in stmt.index for n in a.names()} | set(ir.index_names(stmt.expr))
+
+
+def _prefix(stmt: ir.Stmt, rank: int, taken: set[str], seeding: bool) -> tuple[str, ...]:
+    """Names for the indices of ``of`` in front of every Jacobian adjoint."""
+    if seeding and all(a.plain() for a in stmt.index):
+        return tuple(a.plain() for a in stmt.index)
+    return tuple(_fresh(f"o{d}", taken) for d in range(rank))
+
+
+def _seed(stmt: ir.Stmt, request: Request, prefix, seeding: bool) -> ir.Expr:
+    if seeding and (request.jacobian or not stmt.index):
+        return alg.ONE
+    index = tuple(ir.Index(ir.Affine.of(p)) for p in prefix) + stmt.lhs().index
+    return ir.Access(request.names[stmt.target], index)
+
+
+def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names: set[str]):
+    """Seed ``d of[o] / d of[lhs] = delta(o, lhs)``: where ``o`` is the left side's own
+    index the delta is the identity, unless the read uses that index alone too (then the
+    read's copy is renamed and the delta kept: ``delta(n, n2)``)."""
+    index = leaf.index
+    plain_in_leaf = {ix.expr.plain() for ix in index} - {None}
+    renames: dict[str, ir.Affine] = {}
+    deltas = []
+    for o, lhs in zip(prefix, stmt.index):
+        if lhs.plain() == o and o not in plain_in_leaf:
+            continue
+        if lhs.plain() == o:
+            renames[o] = ir.Affine.of(_fresh(o, names | {r.plain() for r in renames.values()}))
+            deltas.append(ir.Delta(ir.Affine.of(o), renames[o]))
+        else:
+            deltas.append(ir.Delta(ir.Affine.of(o), lhs))
+    index = tuple(ir.Index(alg.affine(ix.expr, renames), ix.mode) for ix in index)
+    factor = alg.substitute(factor, renames)
+    for delta in reversed(deltas):
+        factor = alg.mul(delta, factor)
+    return index, factor
+
+
+def _cancel_counts(factor: ir.Expr, lhs) -> ir.Expr:
+    """``mean`` over indices a contribution does not depend on: summing the constant
+    over them multiplies by their extent, which cancels in ``count``; drop them."""
+    present = set(ir.free_names(factor)) | {n for ix in lhs for n in ix.expr.names()}
+
+    def visit(e):
+        if isinstance(e, ir.Count):
+            kept = tuple(n for n in e.over if n in present)
+            return ir.Count(kept) if kept else alg.ONE
+        if isinstance(e, ir.Call):
+            return ir.Call(e.fn, tuple(visit(a) for a in e.args))
+        return e
+    return alg.fold(visit(factor))
+
+
+def _by_summed(factors, lhs) -> dict[tuple, list[ir.Expr]]:
+    """Factors grouped by the indices they are summed over (those not on the left)."""
+    kept = {n for ix in lhs for n in ix.expr.names()}
+    groups: dict[tuple, list[ir.Expr]] = {}
+    for factor in factors:
+        free = tuple(sorted(n for n in ir.free_names(factor) if n not in kept))
+        groups.setdefault(free, []).append(factor)
+    return groups
+
+
+def _summed(factor: ir.Expr, free, lhs: tuple[ir.Index, ...], names: set[str]) -> ir.Expr:
+    """Sum the factor over ``free``: every index that is not on the left side."""
+    kept = {n for ix in lhs for n in ix.expr.names()}
+    free = tuple(n for n in ir.free_names(factor) if n in free)
+    taken = set(ir.free_names(factor)) | kept
+    used = set(names)
+    factor = alg.rename_bound(factor, taken, lambda n: _take(n, used))
+    return ir.Reduce("sum", free, factor) if free else factor
+
+
+def _where(stmt: ir.Stmt, body: ir.Expr, lhs) -> tuple[ir.Range, ...]:
+    used = set(ir.index_names(body)) | {n for ix in lhs for n in ix.expr.names()}
+    return tuple(r for r in stmt.where if r.index in used)
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    for k in range(2, 1000):
+        name = f"{base}{k}"
+        if name not in taken:
+            return name
+    raise AssertionError("no fresh name")  # pragma: no cover
+
+
+def _take(base: str, used: set[str]) -> str:
+    name = _fresh(base, used)
+    used.add(name)
+    return name
+
+
+# --- writing the derived statements ----------------------------------------------
+def _emit(out: _Derived, program: ir.Program, forward: Analysis, k: int, request: Request,
+          target: str, lhs, body: ir.Expr, where) -> None:
+    name = request.names[target]
+    if name not in out.decls:
+        like = (request.of, target) if request.jacobian else (target,)
+        out.decls[name] = ir.Decl("output", name, (), like)
+    first = name not in out.written
+    out.written.add(name)
+    plain = [ix.expr.plain() if ix.mode == "zero" else None for ix in lhs]
+    skip = len(lhs) - len(forward.shapes.get(target, ()))
+    assign = first and all(plain) and len(set(plain)) == len(plain) and \
+        _covers(forward, k, target, lhs, skip)
+    modes = tuple(ix.mode for ix in lhs)
+    out.stmts.append(ir.Stmt(name, tuple(ix.expr for ix in lhs), body, not assign, where,
+                             program.stmts[k].line,
+                             modes if any(m != "zero" for m in modes) else (), einstein=True))
+
+
+def _covers(forward: Analysis, k: int, tensor: str, lhs, skip: int) -> bool:
+    """Do the plain left-side indices sweep the whole of ``tensor`` in statement k?"""
+    info, shape = forward.stmts[k], forward.shapes.get(tensor, ())
+    for ix, size in zip(lhs[skip:], shape):
+        lo, hi = info.ranges.get(ix.expr.plain(), (None, None))
+        if lo != 0 or sp.simplify(sp.sympify(hi).xreplace(forward.same) -
+                                  sp.sympify(size).xreplace(forward.same)) != 0:
+            return False
+    return True
+
+
+def _emit_zero(out: _Derived, program, request: Request, name: str, ranks) -> None:
+    """A wrt that ``of`` does not depend on: its adjoint is zero."""
+    grad = request.names[name]
+    like = (request.of, name) if request.jacobian else (name,)
+    out.decls[grad] = ir.Decl("output", grad, (), like)
+    rank = sum(ranks[m] for m in like)
+    index = tuple(ir.Affine.of(f"z{d}") for d in range(rank))
+    out.stmts.append(ir.Stmt(grad, index, alg.ZERO, False, (), 0))
+    out.written.add(grad)

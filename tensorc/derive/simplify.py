@@ -1,0 +1,165 @@
+"""Algebra on IR expressions that keeps derived statements the size a person writes:
+products and sums with 0 and 1 folded, index substitution and renaming."""
+from __future__ import annotations
+
+from ..ir import nodes as ir
+
+ZERO, ONE = ir.Const(0.0), ir.Const(1.0)
+
+
+def mul(a: ir.Expr, b: ir.Expr) -> ir.Expr:
+    """``a * b`` with 0 and 1 folded (and -1 as a negation).
+
+    >>> mul(ONE, ir.Access("x"))
+    Access(tensor='x', index=())
+    """
+    if ZERO in (a, b):
+        return ZERO
+    if a == ONE:
+        return b
+    if b == ONE:
+        return a
+    if isinstance(a, ir.Const) and isinstance(b, ir.Const):
+        return ir.Const(a.value * b.value)
+    if a == ir.Const(-1.0):
+        return neg(b)
+    if b == ir.Const(-1.0):
+        return neg(a)
+    if _is_neg(b):
+        return neg(mul(a, b.args[0]))
+    if _is_neg(a):
+        return neg(mul(a.args[0], b))
+    return ir.Call("mul", (a, b))
+
+
+def div(a: ir.Expr, b: ir.Expr) -> ir.Expr:
+    if a == ZERO:
+        return ZERO
+    if b == ONE:
+        return a
+    return ir.Call("div", (a, b))
+
+
+def neg(a: ir.Expr) -> ir.Expr:
+    if isinstance(a, ir.Const):
+        return ir.Const(-a.value)
+    if _is_neg(a):
+        return a.args[0]
+    return ir.Call("neg", (a,))
+
+
+def add(a: ir.Expr, b: ir.Expr) -> ir.Expr:
+    if a == ZERO:
+        return b
+    if b == ZERO:
+        return a
+    if _is_neg(b):
+        return ir.Call("sub", (a, b.args[0]))
+    return ir.Call("add", (a, b))
+
+
+def _is_neg(e: ir.Expr) -> bool:
+    return isinstance(e, ir.Call) and e.fn == "neg"
+
+
+def fold(e: ir.Expr) -> ir.Expr:
+    """Fold 0 and 1 through a whole expression, bottom up."""
+    if isinstance(e, ir.Call):
+        args = tuple(fold(a) for a in e.args)
+        if e.fn == "mul":
+            return mul(*args)
+        if e.fn == "div":
+            return div(*args)
+        if e.fn == "neg":
+            return neg(*args)
+        if e.fn == "add":
+            return add(*args)
+        if e.fn == "sub":
+            return add(args[0], neg(args[1])) if args[0] != ZERO else neg(args[1])
+        return ir.Call(e.fn, args)
+    if isinstance(e, ir.Reduce):
+        body = fold(e.body)
+        return ZERO if body == ZERO and e.op in ("sum", "mean") else ir.Reduce(e.op, e.over, body)
+    return e
+
+
+def substitute(e: ir.Expr, names: dict[str, ir.Affine]) -> ir.Expr:
+    """Replace index variables by affine expressions (bound variables are left alone)."""
+    if not names:
+        return e
+    if isinstance(e, ir.Access):
+        return ir.Access(e.tensor, tuple(ir.Index(affine(ix.expr, names), ix.mode)
+                                         for ix in e.index))
+    if isinstance(e, ir.Delta):
+        return ir.Delta(affine(e.a, names), affine(e.b, names))
+    if isinstance(e, ir.Count):
+        return ir.Count(tuple(names[n].plain() or n if n in names else n for n in e.over))
+    if isinstance(e, (ir.Reduce, ir.ArgMax)):
+        inner = {k: v for k, v in names.items() if k not in e.over}
+        body = substitute(e.body, inner)
+        if isinstance(e, ir.Reduce):
+            return ir.Reduce(e.op, e.over, body)
+        return ir.ArgMax(e.op, tuple(names[n].plain() or n if n in names else n
+                                     for n in e.over), body)
+    if isinstance(e, ir.Call):
+        return ir.Call(e.fn, tuple(substitute(a, names) for a in e.args))
+    return e
+
+
+def affine(a: ir.Affine, names: dict[str, ir.Affine]) -> ir.Affine:
+    out = ir.Affine((), a.symbols, a.const)
+    for name, coef in a.terms:
+        out = out.plus(names[name].scale(coef) if name in names else ir.Affine.of(name, coef))
+    return out
+
+
+def rename_bound(e: ir.Expr, taken: set[str], fresh) -> ir.Expr:
+    """Give every reduction whose variable is also used outside it a fresh name."""
+    if isinstance(e, ir.Reduce):
+        clash = {n: ir.Affine.of(fresh(n)) for n in e.over if n in taken}
+        body = substitute(e.body, clash) if clash else e.body
+        over = tuple(clash[n].plain() if n in clash else n for n in e.over)
+        return ir.Reduce(e.op, over, rename_bound(body, taken | set(over), fresh))
+    if isinstance(e, ir.Call):
+        return ir.Call(e.fn, tuple(rename_bound(a, taken, fresh) for a in e.args))
+    if isinstance(e, ir.ArgMax):
+        return ir.ArgMax(e.op, e.over, rename_bound(e.body, taken, fresh))
+    return e
+
+
+# --- like terms: arithmetic through sympy, everything else kept whole ---------------
+_ARITHMETIC = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+               "div": lambda a, b: a / b, "neg": lambda a: -a, "pow": lambda a, b: a**b}
+
+
+def tidy(e: ir.Expr) -> ir.Expr:
+    """Collect like terms and factors (``x*x + x*x`` -> ``2*x**2``) by letting sympy
+    canonicalise the arithmetic; functions, reads and reductions stay as they are.
+
+    >>> x = ir.Access("x")
+    >>> from ..ir.printer import print_expr
+    >>> print_expr(tidy(ir.Call("add", (ir.Call("mul", (x, x)), ir.Call("mul", (x, x))))))
+    '2 * x**2'
+    """
+    import sympy as sp
+    from .calculus import to_ir
+    atoms: dict[ir.Expr, sp.Symbol] = {}
+
+    def lift(node: ir.Expr):
+        if isinstance(node, ir.Const):
+            value = node.value
+            return sp.Integer(int(value)) if float(value).is_integer() else sp.Float(value)
+        if isinstance(node, ir.Call) and node.fn in _ARITHMETIC:
+            return _ARITHMETIC[node.fn](*(lift(a) for a in node.args))
+        if isinstance(node, ir.Call):
+            node = ir.Call(node.fn, tuple(tidy(a) for a in node.args))
+        elif isinstance(node, ir.Reduce):
+            node = ir.Reduce(node.op, node.over, tidy(node.body))
+        if node not in atoms:
+            atoms[node] = sp.Symbol(f"t{len(atoms):04d}", real=True)
+        return atoms[node]
+
+    value = sp.factor_terms(lift(e))
+    value = value.xreplace({f: sp.Integer(int(f)) for f in value.atoms(sp.Float)
+                            if float(f).is_integer()})
+    return to_ir(value, {s: node for node, s in atoms.items()})
