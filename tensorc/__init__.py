@@ -5,8 +5,9 @@
 [1.0, 3.0, 5.0]
 """
 from .compiler import compile
-from .derive import grad
+from .derive import grad, hessian, jacobian
 from .errors import InputError, ShapeError, SpecError, TensorcError
 from .runtime.program import Program
 
-__all__ = ["compile", "grad", "Program", "TensorcError", "SpecError", "ShapeError", "InputError"]
+__all__ = ["compile", "grad", "jacobian", "hessian", "Program", "TensorcError", "SpecError",
+           "ShapeError", "InputError"]

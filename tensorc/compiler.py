@@ -34,14 +34,19 @@ def _compile(source: str, backend: str) -> Program:
     return build(program, backend, source)
 
 
-def build(program: ir.Program, backend: str = "numpy", source: str = "") -> Program:
-    """IR -> Program: the back half of the pipeline, shared with derived programs."""
+def build(program: ir.Program, backend: str = "numpy", source: str = "",
+          accepts: tuple[str, ...] = ()) -> Program:
+    """IR -> Program: the back half of the pipeline, shared with derived programs.
+
+    ``accepts`` names inputs the caller may pass that the program does not need (a
+    derived program takes every input of the program it was derived from).
+    """
     if backend not in BACKENDS:
         raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
     program = prune(program)
     analysis = analyse(program, source)
     module, steps = _emitter(backend)(program, analysis)
-    return Program(program, analysis, module, backend, source, steps)
+    return Program(program, analysis, module, backend, source, steps, accepts)
 
 
 def _emitter(backend: str):

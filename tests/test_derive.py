@@ -186,3 +186,81 @@ def test_cotangent_shape_is_checked():
     g = tc.grad("Y[i] = x[i + a] * k[a]", of="Y", wrt=["k"])
     with pytest.raises(tc.ShapeError, match="dY dimension 0 has size 4, but dY is declared like Y"):
         g(x=np.ones(7), k=np.ones(3), dY=np.ones(4))
+
+
+def tensors(arrays):
+    return {k: torch.tensor(v) for k, v in arrays.items()}
+
+
+def test_dense_layer_jacobian_prints_without_delta():
+    J = tc.jacobian("Y[i] = tanh(W[i, j] * x[j])", of="Y", wrt="x")
+    assert "J[i, j] = W[i, j] * (1 - Y[i]**2)" in J.spec.splitlines()
+    assert "delta" not in J.spec
+    W, x = normal(3, 4), normal(4)
+    expected = torch.autograd.functional.jacobian(
+        lambda v: torch.tanh(torch.tensor(W) @ v), torch.tensor(x))
+    np.testing.assert_allclose(J(W=W, x=x)["J"], expected.numpy(), rtol=1e-12)
+    assert J.outputs == ("J",)
+
+
+def test_convolution_input_jacobian_has_shifted_indices():
+    J = tc.jacobian("Y[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b]", of="Y", wrt="X")
+    assert "J[n, o, i, j, n2, c, i + a, j + b] += delta(n, n2) * W[o, c, a, b]" in J.spec
+    X, W = normal(2, 2, 5, 5), normal(3, 2, 3, 3)
+    expected = torch.autograd.functional.jacobian(
+        lambda v: torch.nn.functional.conv2d(v, torch.tensor(W)), torch.tensor(X))
+    out = J(X=X, W=W)["J"]
+    assert out.shape == (2, 3, 3, 3, 2, 2, 5, 5)
+    np.testing.assert_allclose(out, expected.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_adjoint_identity_of_a_strided_padded_convolution():
+    """<v, J u> = <J^T v, u>: the Jacobian and the derived vector-Jacobian product agree."""
+    src = "Y[i] = X[reflect(2*i + a - 1)] * K[a] + X[i]   where i in 0:5"
+    X, K = normal(9), normal(3)
+    J = tc.jacobian(src, of="Y", wrt="X")(X=X, K=K)["J"]
+    v, u = normal(5), normal(9)
+    vjp = tc.grad(src, of="Y", wrt=["X"])(X=X, K=K, dY=v)["dX"]
+    assert np.dot(v, J @ u) == pytest.approx(np.dot(vjp, u), rel=1e-12)
+
+
+def test_matrix_factorisation_hessian_is_a_delta_times_v_vt():
+    src = "L = sum((U[m, k] * V[n, k] - Y[m, n])**2)"
+    H = tc.hessian(src, of="L", wrt="U")
+    assert "H[m, k, m2, k2] = 2 * delta(m, m2) * V[n, k] * V[n, k2]" in H.spec.splitlines()
+    arrays = dict(U=normal(3, 2), V=normal(4, 2), Y=normal(3, 4))
+    t = tensors(arrays)
+    expected = torch.autograd.functional.hessian(
+        lambda u: ((u @ t["V"].T - t["Y"]) ** 2).sum(), t["U"])
+    np.testing.assert_allclose(H(**arrays)["H"], expected.numpy(), rtol=1e-12)
+
+
+def test_logistic_regression_hessian_is_x_diag_x():
+    src = "Z[n] = X[n, d] * w[d]\nL = sum(softplus(Z[n]) - T[n] * Z[n])"
+    H = tc.hessian(src, of="L", wrt="w")
+    last = H.spec.splitlines()[-1]
+    assert last.startswith("H[") and "delta" not in last and last.count("X[n, d") == 2
+    arrays = dict(X=normal(6, 3), w=normal(3))
+    t = tensors(arrays)
+    expected = torch.autograd.functional.hessian(
+        lambda w: torch.nn.functional.softplus(t["X"] @ w).sum(), t["w"])
+    np.testing.assert_allclose(H(**arrays, T=np.ones(6))["H"], expected.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("activation, torch_fn", [("tanh", torch.tanh),
+                                                  ("sigmoid", torch.sigmoid),
+                                                  ("softplus", torch.nn.functional.softplus)])
+def test_two_layer_mlp_hessian_against_torch(activation, torch_fn):
+    src = (f"Hd[h] = {activation}(W1[h, i] * x[i])\nY[o] = W2[o, h] * Hd[h]\n"
+           "L = sum(Y[o] * Y[o])")
+    H = tc.hessian(src, of="L", wrt="W1")
+    arrays = dict(W1=normal(4, 3), W2=normal(2, 4), x=normal(3))
+    t = tensors(arrays)
+    expected = torch.autograd.functional.hessian(
+        lambda w: ((t["W2"] @ torch_fn(w @ t["x"])) ** 2).sum(), t["W1"])
+    np.testing.assert_allclose(H(**arrays)["H"], expected.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_hessian_needs_a_scalar():
+    with pytest.raises(tc.SpecError, match="the Hessian needs a scalar of; Y has indices"):
+        tc.hessian("Y[i] = X[i] * X[i]", of="Y", wrt="X")

@@ -8,6 +8,8 @@ from ..errors import SpecError
 from ..ir import nodes as ir
 from ..language.check import check
 from ..language.parse import parse
+from ..plan.graph import prune
+from .inline import inline
 from .reverse import Request, reverse
 
 
@@ -31,7 +33,61 @@ def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str):
     program = _program(source)
     names = _adjoint_names(program, "d", of, wrt)
     derived = reverse(program, Request(of, wrt, names))
-    return _build(derived, backend)
+    return _build(derived, backend, program.inputs)
+
+
+def jacobian(source: str, of: str, wrt: str, backend: str = "numpy"):
+    """The Jacobian of ``of`` with respect to ``wrt``: output ``J`` alone, of shape
+    ``of.shape + wrt.shape``, derived with deltas that are eliminated where they can be.
+
+    >>> import tensorc as tc
+    >>> print(tc.jacobian("Y[i] = tanh(W[i, j] * x[j])", of="Y", wrt="x").spec.splitlines()[-1])
+    J[i, j] = W[i, j] * (1 - Y[i]**2)
+    """
+    return _jacobian(_text(source), of, wrt, "J", backend)
+
+
+@lru_cache(maxsize=128)
+def _jacobian(source: str, of: str, wrt: str, name: str, backend: str):
+    program = _program(source)
+    return _build(_jacobian_program(program, of, wrt, name), backend, program.inputs)
+
+
+def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.Program:
+    if not isinstance(wrt, str):
+        raise TypeError("jacobian takes one tensor name as wrt")
+    names = _adjoint_names(program, "J", of, (wrt,))
+    tensors = set(names) | set(names.values())
+    if name in tensors - {names[wrt]}:
+        raise SpecError(f"the program already uses the name {name}; rename that tensor")
+    names[wrt] = name
+    derived = reverse(program, Request(of, (wrt,), names, jacobian=True))
+    return inline(prune(ir.Program(derived.decls, derived.stmts, (name,))))
+
+
+def hessian(source: str, of: str, wrt: str, backend: str = "numpy"):
+    """The Hessian of a scalar ``of`` in ``wrt``: output ``H`` of shape
+    ``wrt.shape + wrt.shape``, the Jacobian of the derived gradient.
+
+    >>> import numpy as np, tensorc as tc
+    >>> h = tc.hessian("L = sum(x[i] * x[i] * x[i])", of="L", wrt="x")
+    >>> h(x=np.array([1.0, 2.0]))["H"].tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    return _hessian(_text(source), of, wrt, backend)
+
+
+@lru_cache(maxsize=128)
+def _hessian(source: str, of: str, wrt: str, backend: str):
+    program = _program(source)
+    if not isinstance(wrt, str):
+        raise TypeError("hessian takes one tensor name as wrt")
+    if any(s.target == of and s.index for s in program.stmts):
+        raise SpecError(f"the Hessian needs a scalar of; {of} has indices (use tc.jacobian "
+                        "of its gradient)")
+    names = _adjoint_names(program, "d", of, (wrt,))
+    gradient = reverse(program, Request(of, (wrt,), names))
+    return _build(_jacobian_program(gradient, names[wrt], wrt, "H"), backend, program.inputs)
 
 
 def _text(source) -> str:
@@ -69,7 +125,7 @@ def _adjoint_names(program: ir.Program, prefix: str, of: str, wrt) -> dict[str, 
     return names
 
 
-def _build(program: ir.Program, backend: str):
+def _build(program: ir.Program, backend: str, accepts=()):
     from ..compiler import build
     from ..ir.printer import print_program
-    return build(program, backend, print_program(program))
+    return build(program, backend, print_program(program), accepts)

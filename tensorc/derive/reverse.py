@@ -45,19 +45,22 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
     forward = analyse(program)
     ranks = _ranks(program)
     out = _Derived()
-    of_rank = ranks[request.of]
+    of_names = _of_names(program, request.of, ranks[request.of])
     for k in reversed(range(len(program.stmts))):
         stmt = program.stmts[k]
         if stmt.target != request.of and request.names[stmt.target] not in out.written:
             continue        # not on a path to ``of``, or its adjoint is zero
-        for target, lhs, body, where in _contributions(stmt, active, request, of_rank):
-            _emit(out, program, forward, k, request, target, lhs, body, where)
+        sweeps = lambda tensor, index, k=k: _covers(forward, k, tensor, index)  # noqa: E731
+        for target, lhs, body, where, whole in _contributions(stmt, active, request, of_names,
+                                                               sweeps):
+            _emit(out, program, k, request, target, (lhs, body, where), whole, ranks)
     for name in request.wrt:
         if request.names[name] not in out.written:     # no path: the gradient is zero
             _emit_zero(out, program, request, name, ranks)
     decls = list(program.decls)
     if not request.jacobian and ranks[request.of]:
-        decls.append(ir.Decl("input", request.names[request.of], (), (request.of,)))
+        decls.append(ir.Decl("input", request.names[request.of], (), (request.of,),
+                             (ranks[request.of],)))
     decls += out.decls.values()
     stmts = (*program.stmts, *out.stmts)
     outputs = tuple(dict.fromkeys(s.target for s in stmts))
@@ -97,29 +100,44 @@ def _check_order(program: ir.Program, active: set[str]) -> None:
                                 "adds to it; give the partial sum its own name")
 
 
+def _of_names(program: ir.Program, of: str, rank: int) -> tuple[str, ...]:
+    """Index names for ``of``: those of its first plain write, else o, o2, ..."""
+    for stmt in program.stmts:
+        if stmt.target == of and all(a.plain() for a in stmt.index):
+            return tuple(a.plain() for a in stmt.index)
+    return tuple("o" if d == 0 else f"o{d + 1}" for d in range(rank))
+
+
 def _ranks(program: ir.Program) -> dict[str, int]:
-    ranks = {s.target: len(s.index) for s in program.stmts}
+    ranks = {m: r for d in program.decls for m, r in zip(d.like, d.like_ranks)}
+    ranks.update({d.tensor: len(d.dims) for d in program.decls if not d.like})
+    ranks.update({s.target: len(s.index) for s in program.stmts})
     for stmt in program.stmts:
         ranks.update({a.tensor: len(a.index) for a in ir.accesses(stmt.expr)})
     return ranks
 
 
 # --- contributions of one statement ----------------------------------------------
-def _contributions(stmt: ir.Stmt, active, request: Request, of_rank: int):
-    """(adjoint tensor, left side, right side, where) for each read of an active tensor."""
+def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str, ...],
+                   sweeps):
+    """(adjoint tensor, left side, right side, where, whole) for each read of an active
+    tensor; ``whole``: the read sweeps all of the tensor with plain indices."""
     names = _statement_names(stmt)
     output = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index)) \
         if not stmt.accumulate else None
     seeding = stmt.target == request.of
-    prefix = () if not request.jacobian else _prefix(stmt, of_rank, names, seeding)
+    prefix = () if not request.jacobian else _prefix(stmt, of_names, names, seeding)
     seed = _seed(stmt, request, prefix, seeding)
     found: dict[tuple, list[ir.Expr]] = {}
+    whole: dict[tuple, bool] = {}
     for leaf, factor in adjoint(stmt.expr, seed, Context(active, output)):
         index, factor = leaf.index, factor
+        covers = sweeps(leaf.tensor, index)
         if request.jacobian and seeding:
             index, factor = _seed_deltas(stmt, leaf, factor, prefix, names)
         key = (leaf.tensor, tuple(ir.Index(ir.Affine.of(p)) for p in prefix) + index)
         found.setdefault(key, []).append(_cancel_counts(alg.tidy(factor), key[1]))
+        whole[key] = covers
     for (tensor, lhs), factors in found.items():
         body = alg.ZERO
         for free, group in _by_summed(factors, lhs).items():
@@ -128,18 +146,22 @@ def _contributions(stmt: ir.Stmt, active, request: Request, of_rank: int):
                 total = alg.add(total, factor)
             body = alg.add(body, _summed(alg.tidy(total), free, lhs, names))
         if body != alg.ZERO:
-            yield tensor, lhs, body, _where(stmt, body, lhs)
+            yield tensor, lhs, body, _where(stmt, body, lhs), whole[tensor, lhs]
 
 
 def _statement_names(stmt: ir.Stmt) -> set[str]:
     return {n for a in stmt.index for n in a.names()} | set(ir.index_names(stmt.expr))
 
 
-def _prefix(stmt: ir.Stmt, rank: int, taken: set[str], seeding: bool) -> tuple[str, ...]:
-    """Names for the indices of ``of`` in front of every Jacobian adjoint."""
+def _prefix(stmt: ir.Stmt, bases: tuple[str, ...], taken: set[str],
+            seeding: bool) -> tuple[str, ...]:
+    """Names for the indices of ``of`` in front of every Jacobian adjoint: the names the
+    statement writing ``of`` uses, made distinct from this statement's own."""
     if seeding and all(a.plain() for a in stmt.index):
         return tuple(a.plain() for a in stmt.index)
-    return tuple(_fresh(f"o{d}", taken) for d in range(rank))
+    used = set(taken)
+    return tuple(base if base not in used and not used.add(base) else _take(base, used)
+                 for base in bases)
 
 
 def _seed(stmt: ir.Stmt, request: Request, prefix, seeding: bool) -> ir.Expr:
@@ -227,28 +249,30 @@ def _take(base: str, used: set[str]) -> str:
 
 
 # --- writing the derived statements ----------------------------------------------
-def _emit(out: _Derived, program: ir.Program, forward: Analysis, k: int, request: Request,
-          target: str, lhs, body: ir.Expr, where) -> None:
+def _emit(out: _Derived, program: ir.Program, k: int, request: Request, target: str,
+          statement, whole: bool, ranks) -> None:
+    lhs, body, where = statement
     name = request.names[target]
     if name not in out.decls:
         like = (request.of, target) if request.jacobian else (target,)
-        out.decls[name] = ir.Decl("output", name, (), like)
+        models = _shape_of(program, like)
+        out.decls[name] = ir.Decl("output", name, (), models, tuple(ranks[m] for m in models))
     first = name not in out.written
     out.written.add(name)
     plain = [ix.expr.plain() if ix.mode == "zero" else None for ix in lhs]
-    skip = len(lhs) - len(forward.shapes.get(target, ()))
-    assign = first and all(plain) and len(set(plain)) == len(plain) and \
-        _covers(forward, k, target, lhs, skip)
+    assign = first and whole and all(plain) and len(set(plain)) == len(plain)
     modes = tuple(ix.mode for ix in lhs)
     out.stmts.append(ir.Stmt(name, tuple(ix.expr for ix in lhs), body, not assign, where,
                              program.stmts[k].line,
                              modes if any(m != "zero" for m in modes) else (), einstein=True))
 
 
-def _covers(forward: Analysis, k: int, tensor: str, lhs, skip: int) -> bool:
-    """Do the plain left-side indices sweep the whole of ``tensor`` in statement k?"""
+def _covers(forward: Analysis, k: int, tensor: str, index) -> bool:
+    """Do the plain indices of a read sweep the whole of ``tensor`` in statement k?"""
     info, shape = forward.stmts[k], forward.shapes.get(tensor, ())
-    for ix, size in zip(lhs[skip:], shape):
+    if any(ix.mode != "zero" or ix.expr.plain() is None for ix in index):
+        return False
+    for ix, size in zip(index, shape):
         lo, hi = info.ranges.get(ix.expr.plain(), (None, None))
         if lo != 0 or sp.simplify(sp.sympify(hi).xreplace(forward.same) -
                                   sp.sympify(size).xreplace(forward.same)) != 0:
@@ -256,11 +280,21 @@ def _covers(forward: Analysis, k: int, tensor: str, lhs, skip: int) -> bool:
     return True
 
 
+def _shape_of(program: ir.Program, models) -> tuple[str, ...]:
+    """Models of a ``like`` declaration, each replaced by what it is itself declared like
+    (so a Hessian is sized by the parameter, not by the gradient it is derived from)."""
+    likes = {d.tensor: d.like for d in program.decls if d.like}
+    out: list[str] = []
+    for model in models:
+        out.extend(_shape_of(program, likes[model]) if model in likes else (model,))
+    return tuple(out)
+
+
 def _emit_zero(out: _Derived, program, request: Request, name: str, ranks) -> None:
     """A wrt that ``of`` does not depend on: its adjoint is zero."""
     grad = request.names[name]
-    like = (request.of, name) if request.jacobian else (name,)
-    out.decls[grad] = ir.Decl("output", grad, (), like)
+    like = _shape_of(program, (request.of, name) if request.jacobian else (name,))
+    out.decls[grad] = ir.Decl("output", grad, (), like, tuple(ranks[m] for m in like))
     rank = sum(ranks[m] for m in like)
     index = tuple(ir.Affine.of(f"z{d}") for d in range(rank))
     out.stmts.append(ir.Stmt(grad, index, alg.ZERO, False, (), 0))

@@ -182,6 +182,7 @@ class Decl:
     tensor: str
     dims: tuple[Affine, ...]      # a size symbol or a literal each
     like: tuple[str, ...] = ()    # ``input dY like Y``: another tensor's shape (or several, joined)
+    like_ranks: tuple[int, ...] = field(default=(), compare=False)   # rank of each model
 
 
 @dataclass(frozen=True)
@@ -199,8 +200,10 @@ class Program:
                 if acc.tensor not in written:
                     found.setdefault(acc.tensor, None)
             written.add(stmt.target)
-        declared = [d.tensor for d in self.decls if d.tensor not in written and d.kind != "output"]
-        return tuple(dict.fromkeys([*declared, *found]))
+        declared = [d.tensor for d in self.decls if d.tensor not in written
+                    and d.kind != "output"]
+        shapes = [m for d in self.decls for m in d.like if m not in written]  # sizes only
+        return tuple(dict.fromkeys([*declared, *found, *shapes]))
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

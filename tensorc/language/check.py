@@ -92,6 +92,9 @@ def _check_decl_use(ctx: _Context, node: ast.Decl) -> None:
         raise ctx.error(f"'{name}' is declared like {like} ({rank} dimensions) but is used "
                         f"with {ctx.ranks[name]}", node.name)
     ctx.ranks.setdefault(name, rank)
+    decl = ctx.decls[name]
+    ranks = tuple(ctx.ranks[m] for m in decl.like)
+    ctx.decls[name] = ir.Decl(decl.kind, name, (), decl.like, ranks)
 
 
 def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:

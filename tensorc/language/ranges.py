@@ -109,7 +109,8 @@ def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
 
 
 def _ranks(program: ir.Program) -> dict[str, int]:
-    ranks = {d.tensor: len(d.dims) for d in program.decls}
+    ranks = {m: r for d in program.decls for m, r in zip(d.like, d.like_ranks)}
+    ranks.update({d.tensor: len(d.dims) for d in program.decls if not d.like})
     for stmt in program.stmts:
         for acc in ir.accesses(stmt.expr):
             ranks.setdefault(acc.tensor, len(acc.index))

@@ -10,8 +10,12 @@ def dataflow(program: ir.Program) -> nx.DiGraph:
     """Nodes ("stmt", k) and ("tensor", name); edges follow the data.
 
     A statement reads the tensor versions written before it; ``+=`` also reads its target.
+    A tensor declared ``like`` another needs that tensor's shape, so depends on it.
     """
     graph = nx.DiGraph()
+    for decl in program.decls:
+        for model in decl.like:
+            graph.add_edge(("tensor", model), ("tensor", decl.tensor))
     for k, stmt in enumerate(program.stmts):
         node = ("stmt", k)
         graph.add_node(node, stmt=stmt)
@@ -34,4 +38,6 @@ def prune(program: ir.Program) -> ir.Program:
     stmts = tuple(s for k, s in enumerate(program.stmts) if ("stmt", k) in live)
     if len(stmts) == len(program.stmts):
         return program
-    return ir.Program(program.decls, stmts, program.outputs)
+    kept = {s.target for s in stmts} | {a.tensor for s in stmts for a in ir.accesses(s.expr)}
+    decls = tuple(d for d in program.decls if d.tensor in kept or d.kind == "param")
+    return ir.Program(decls, stmts, program.outputs)

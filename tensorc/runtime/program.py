@@ -9,7 +9,7 @@ import sympy as sp
 from ..errors import InputError, ShapeError
 from ..ir import nodes as ir
 from ..ir.printer import print_program
-from ..language.ranges import Analysis, dim_symbol
+from ..language.ranges import Analysis, dim_symbol, like_shape
 
 
 class Program:
@@ -22,11 +22,12 @@ class Program:
     """
 
     def __init__(self, program: ir.Program, analysis: Analysis, source: str, backend: str,
-                 text: str = "", steps=()):
+                 text: str = "", steps=(), accepts=()):
         self.ir, self.analysis, self.backend = program, analysis, backend
         self.source = source
         self.text = text
         self.steps = list(steps)
+        self.accepts = frozenset(accepts) - set(program.inputs)   # passed in, not needed
         namespace: dict = {}
         exec(compile(source, f"<tensorc:{backend}>", "exec"), namespace)  # noqa: S102
         self._run = namespace["program"]
@@ -63,7 +64,7 @@ class Program:
 
     def __call__(self, /, **arrays) -> dict[str, np.ndarray]:
         missing = [n for n in self.inputs if n not in arrays]
-        extra = [n for n in arrays if n not in self.inputs]
+        extra = [n for n in arrays if n not in self.inputs and n not in self.accepts]
         if missing or extra:
             raise InputError(_input_message(self.inputs, missing, extra))
         values = [_as_array(arrays[n]) for n in self.inputs]
@@ -137,12 +138,12 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
     return values
 
 
-def _check_like(tensor: str, model: str, analysis: Analysis, values) -> None:
-    for d, size in enumerate(analysis.shapes.get(model, ())):
+def _check_like(tensor: str, models, analysis: Analysis, values) -> None:
+    for d, size in enumerate(like_shape(models, analysis)):
         want, got = int(sp.sympify(size).subs(values)), values[dim_symbol(tensor, d)]
         if want != got:
             raise ShapeError(f"{tensor} dimension {d} has size {got}, but {tensor} is declared "
-                             f"like {model}, whose dimension {d} has size {want}")
+                             f"like {', '.join(models)}, which gives size {want}")
 
 
 def _max_min_indices(stmt: ir.Stmt) -> set[str]:
