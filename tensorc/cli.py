@@ -1,4 +1,5 @@
-"""Command line: ``tensorc emit FILE.tc`` and ``tensorc plan FILE.tc --shape X=2x3x32x32``."""
+"""Command line: ``tensorc emit FILE.tc``, ``tensorc plan FILE.tc --shape X=2x3x32x32``,
+``tensorc grad FILE.tc --of L --wrt W,B``, ``tensorc summary MODEL``."""
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
                       help="an input's shape, e.g. X=2x3x32x32 (repeat per input)")
     plan.add_argument("--backend", default="numpy")
     _summary_command(commands)
+    _grad_command(commands)
     args = parser.parse_args(argv)
-    if args.command == "summary":
+    if args.command in ("summary", "grad"):
         return args.run(args)
     try:
         with open(args.file) as f:
@@ -53,6 +55,33 @@ def _summary_command(commands) -> None:
     cmd = commands.add_parser("summary", help="print a ready model's parameters and operations")
     cmd.add_argument("model", help="lenet5, two_conv_mnist, alexnet, vgg16, ... ")
     cmd.add_argument("--input-shape", metavar="CxHxW", help="input shape without the batch")
+    cmd.set_defaults(run=run)
+
+
+def _grad_command(commands) -> None:
+    """``tensorc grad FILE.tc --of L --wrt W,B [--latex | --emit]``: the derived program."""
+    def run(args) -> int:
+        from .derive import grad
+        try:
+            with open(args.file) as f:
+                prog = grad(f.read(), of=args.of, wrt=[w.strip() for w in args.wrt.split(",")],
+                            backend=args.backend)
+        except (TensorcError, OSError) as err:
+            print(f"tensorc: {err}", file=sys.stderr)
+            return 1
+        print(prog.latex() if args.latex else prog.source if args.emit else prog.spec, end="")
+        print() if args.latex else None
+        return 0
+
+    cmd = commands.add_parser("grad", help="print the derived gradient program")
+    cmd.add_argument("file")
+    cmd.add_argument("--of", required=True, help="the tensor to differentiate (a scalar, or "
+                     "a tensor whose cotangent becomes an input d<name>)")
+    cmd.add_argument("--wrt", required=True, help="comma-separated tensors, e.g. W,B")
+    shown = cmd.add_mutually_exclusive_group()
+    shown.add_argument("--latex", action="store_true", help="print LaTeX")
+    shown.add_argument("--emit", action="store_true", help="print the emitted module")
+    cmd.add_argument("--backend", default="numpy")
     cmd.set_defaults(run=run)
 
 

@@ -264,3 +264,17 @@ def test_two_layer_mlp_hessian_against_torch(activation, torch_fn):
 def test_hessian_needs_a_scalar():
     with pytest.raises(tc.SpecError, match="the Hessian needs a scalar of; Y has indices"):
         tc.hessian("Y[i] = X[i] * X[i]", of="Y", wrt="X")
+
+
+def test_cli_grad_prints_the_derived_spec_latex_and_code(tmp_path, capsys):
+    from tensorc.cli import main
+    spec = tmp_path / "layer.tc"
+    spec.write_text("Y[i] = tanh(W[i, j] * x[j])\nL = sum(Y[i] * Y[i])\n")
+    assert main(["grad", str(spec), "--of", "L", "--wrt", "W"]) == 0
+    assert "dW[i, j] = dY[i] * x[j] * (1 - Y[i]**2)" in capsys.readouterr().out
+    assert main(["grad", str(spec), "--of", "L", "--wrt", "W", "--latex"]) == 0
+    assert r"{dW}_{i,j} = \left(1 - {Y}_{i}^{2}\right) {dY}_{i} {x}_{j}" in capsys.readouterr().out
+    assert main(["grad", str(spec), "--of", "L", "--wrt", "W", "--emit"]) == 0
+    assert "def program(" in capsys.readouterr().out
+    assert main(["grad", str(spec), "--of", "Q", "--wrt", "W"]) == 1
+    assert "of='Q' is not assigned" in capsys.readouterr().err

@@ -46,6 +46,11 @@ class Program:
     def spec(self) -> str:
         return print_program(self.ir)
 
+    def latex(self) -> str:
+        """The program's statements as LaTeX, one equation per line (sympy's printer)."""
+        from ..ir.latex import latex_program
+        return latex_program(self.ir)
+
     @property
     def plan(self):
         from ..plan.report import plan_report
