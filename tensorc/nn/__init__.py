@@ -16,3 +16,9 @@ from .layers import *  # noqa: E402,F401,F403  (the names in layers.__all__)
 from .summary import Summary  # noqa: E402
 
 __all__ += ["layers", "losses", "models", "summary", "Summary", *layers.__all__]
+
+# training loop over one compiled gradient program
+from . import train  # noqa: E402
+from .train import evaluate, fit, predict  # noqa: E402
+
+__all__ += ["train", "fit", "evaluate", "predict"]
