@@ -280,9 +280,8 @@ class NumpyEmitter(Printer):
         body = self.emit(node.body)
         axis = tuple(body.axes.index(n) for n in node.over)
         kept = tuple(n for n in body.axes if n not in node.over)
-        fn = {"max": "np.max", "min": "np.min", "mean": "np.mean"}[node.op]
         self.step("reduce", f"{node.op} over {', '.join(node.over)}", body.axes)
-        return Val(self.w.bind(f"{fn}({body.code}, axis={axis})"), kept)
+        return Val(self.w.bind(f'rt.reduce({body.code}, {axis}, "{node.op}")'), kept)
 
     def contraction(self, node: ir.Reduce) -> Val:
         consts, factors = [], []
