@@ -170,12 +170,14 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     positions = _window(x, axes)
     if positions is not None:
         best = reduce(x, axes, op)
-        mask = np.zeros(x.shape, x.dtype)
-        taken = np.zeros(best.shape, bool)
+        mask = np.empty(x.shape, x.dtype)
+        open_ = np.ones(best.shape, bool)          # windows whose winner is not found yet
+        hit = np.empty(best.shape, bool)
         for index in positions:
-            hit = (x[index] == best) & ~taken
+            np.equal(x[index], best, out=hit)
+            np.logical_and(hit, open_, out=hit)
             mask[index] = hit
-            taken |= hit
+            np.not_equal(open_, hit, out=open_)
         return mask
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.moveaxis(x, [*kept, *axes], range(x.ndim))
