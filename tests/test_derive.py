@@ -170,10 +170,23 @@ def test_gradient_of_unrelated_input_is_zero():
 @pytest.mark.parametrize("of, wrt, message", [
     ("Q", ["A"], "of='Q' is not assigned by the program"),
     ("L", ["Q"], "wrt='Q' is not a tensor of the program"),
+    ("L", ["A", "L"], "of='L' is also in wrt"),
 ])
 def test_bad_requests_are_spec_errors(of, wrt, message):
     with pytest.raises(tc.SpecError, match=message):
         tc.grad("L = sum(A[i])", of=of, wrt=wrt)
+
+
+def test_wrt_must_name_tensors():
+    with pytest.raises(TypeError, match="wrt takes a tensor name or a list of tensor names"):
+        tc.grad("L = sum(A[i])", of="L", wrt=3)
+
+
+def test_gradient_with_respect_to_an_intermediate():
+    src = "Z[i] = W[i, j] * x[j]\nY[i] = tanh(Z[i])\nL = sum(Y[i])"
+    W, x = normal(3, 4), normal(4)
+    out = tc.grad(src, of="L", wrt=["Z"])(W=W, x=x)
+    np.testing.assert_allclose(out["dZ"], 1 - np.tanh(W @ x) ** 2)
 
 
 def test_reading_a_partial_sum_cannot_be_differentiated():

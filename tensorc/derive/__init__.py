@@ -100,9 +100,12 @@ def _text(source) -> str:
 
 
 def _names(wrt) -> tuple[str, ...]:
-    names = (wrt,) if isinstance(wrt, str) else tuple(wrt)
+    try:
+        names = (wrt,) if isinstance(wrt, str) else tuple(dict.fromkeys(wrt))
+    except TypeError:
+        names = ()
     if not names or not all(isinstance(n, str) for n in names):
-        raise TypeError("wrt takes a tensor name or a list of tensor names")
+        raise TypeError(f"wrt takes a tensor name or a list of tensor names, not {wrt!r}")
     return names
 
 

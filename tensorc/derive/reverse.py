@@ -75,6 +75,9 @@ def _active(program: ir.Program, request: Request) -> frozenset[str]:
     if request.of not in assigned:
         raise SpecError(f"of={request.of!r} is not assigned by the program; it assigns "
                         f"{', '.join(sorted(assigned))}")
+    if request.of in request.wrt:
+        raise SpecError(f"of={request.of!r} is also in wrt; the derivative of a tensor by "
+                        "itself is the identity (leave it out of wrt)")
     for name in request.wrt:
         if name not in tensors:
             raise SpecError(f"wrt={name!r} is not a tensor of the program; it has "
