@@ -317,9 +317,6 @@ def test_scatter_with_where_offset_below_zero_narrowed():
     assert res == {"T": [2.0, 3.0, 4.0, 5.0]}
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a tensor created by += is sized by its "
-                   "first += only; a later += that writes past the end raises ShapeError "
-                   "instead of growing it (no silent wrong answer)")
 def test_second_scatter_extends_tensor_created_by_scatter():
     # LANGUAGE.md rule 4: a tensor created by += holds every position written
     # (contract reading: over all of its += statements)

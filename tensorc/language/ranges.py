@@ -76,12 +76,36 @@ def dim_symbol(tensor: str, dim: int) -> sp.Symbol:
 
 
 def analyse(program: ir.Program, source: str = "") -> Analysis:
-    """Infer every range and shape of a checked program (symbolically)."""
+    """Infer every range and shape of a checked program (symbolically).
+
+    A tensor created by ``+=`` holds every position any of its ``+=`` statements writes:
+    a first pass finds them all, a second sizes the tensor by all of them.
+    """
+    first = _analyse(program, source, {})
+    grown = _scatter_extents(program, first)
+    return _analyse(program, source, grown) if grown else first
+
+
+def _analyse(program: ir.Program, source: str, grown: dict) -> Analysis:
     analysis = Analysis({}, [])
     _input_shapes(program, analysis)
     for stmt in program.stmts:
-        analysis.stmts.append(_statement(stmt, analysis, source))
+        analysis.stmts.append(_statement(stmt, analysis, source, grown.get(stmt.target)))
     return analysis
+
+
+def _scatter_extents(program: ir.Program, analysis: Analysis) -> dict:
+    """Sizes of tensors created by += that later += statements write past."""
+    grown: dict[str, list] = {}
+    later: set[str] = set()
+    for stmt, info in zip(program.stmts, analysis.stmts):
+        if info.creates and stmt.accumulate:
+            grown[stmt.target] = [sp.sympify(s) for s in info.target_shape]
+        elif stmt.target in grown and info.writes:
+            later.add(stmt.target)
+            grown[stmt.target] = [sp.Max(size, last + 1) for size, (_, last)
+                                  in zip(grown[stmt.target], info.writes)]
+    return {t: tuple(grown[t]) for t in later}
 
 
 def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
@@ -134,7 +158,7 @@ def bounds(a: ir.Affine, ranges: dict[str, Interval]) -> Interval:
     return lo, hi
 
 
-def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
+def _statement(stmt: ir.Stmt, analysis: Analysis, source: str, size=None) -> StmtRanges:
     ranges: dict[str, Interval] = {r.index: (to_sympy(r.lo), to_sympy(r.hi)) for r in stmt.where}
     fixed = set(ranges)
     declared = _resolve_like(stmt.target, analysis, stmt.line)
@@ -169,7 +193,7 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str) -> StmtRanges:
     first = stmt.target not in analysis.written
     analysis.written.add(stmt.target)
     creates = stmt.target not in analysis.shapes
-    target_shape = _target_shape(stmt, ranges, analysis, creates)
+    target_shape = size if creates and size else _target_shape(stmt, ranges, analysis, creates)
     if creates:
         dims = tuple(dim_symbol(stmt.target, d) for d in range(len(target_shape)))
         analysis.defs.update(zip(dims, target_shape))
