@@ -174,7 +174,8 @@ def machine() -> str:
     cpu = subprocess.run("lscpu | grep 'Model name'", shell=True, capture_output=True,
                          text=True).stdout.strip()
     return (f"{cpu}; {os.cpu_count()} cores; Python {platform.python_version()}, "
-            f"NumPy {np.__version__}, PyTorch {torch.__version__}, 1 thread")
+            f"NumPy {np.__version__}, PyTorch {torch.__version__}, 1 thread; load average "
+            + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 
 def main() -> None:
@@ -190,6 +191,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(row(r))
+    print("\n" + machine())
 
 
 if __name__ == "__main__":
