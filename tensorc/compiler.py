@@ -9,6 +9,7 @@ from .language.check import check
 from .language.parse import parse
 from .language.ranges import analyse
 from .plan.graph import prune
+from .plan.lower import gather_scatters
 from .runtime.program import Program
 
 BACKENDS = ("numpy",)
@@ -45,8 +46,12 @@ def build(program: ir.Program, backend: str = "numpy", source: str = "",
         raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
     program = prune(program)
     analysis = analyse(program, source)
-    module, steps = _emitter(backend)(program, analysis)
-    return Program(program, analysis, module, backend, source, steps, accepts)
+    lowered = gather_scatters(program, analysis)
+    if lowered is not None:
+        analysis = analyse(lowered, source)
+    module, steps = _emitter(backend)(lowered or program, analysis)
+    return Program(lowered or program, analysis, module, backend, source, steps, accepts,
+                   written=program)
 
 
 def _emitter(backend: str):

@@ -291,3 +291,13 @@ def test_cli_grad_prints_the_derived_spec_latex_and_code(tmp_path, capsys):
     assert "def program(" in capsys.readouterr().out
     assert main(["grad", str(spec), "--of", "Q", "--wrt", "W"]) == 1
     assert "of='Q' is not assigned" in capsys.readouterr().err
+
+
+def test_convolution_input_gradient_runs_as_a_gather_with_the_flipped_kernel():
+    g = tc.grad("Y[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b]", of="Y", wrt=["X"])
+    assert "dX[n, c, i + a, j + b] += dY[n, o, i, j] * W[o, c, a, b]" in g.spec   # as written
+    plan = str(g.plan_for(X=(2, 3, 8, 8), W=(4, 3, 3, 3), dY=(2, 4, 6, 6)))
+    assert "dY[n, o, i2 - a, j2 - b]" in plan and "scatter" not in plan          # as run
+    X, W, dY = normal(2, 3, 8, 8), normal(4, 3, 3, 3), normal(2, 4, 6, 6)
+    expected = torch.nn.grad.conv2d_input(X.shape, torch.tensor(W), torch.tensor(dY))
+    np.testing.assert_allclose(g(X=X, W=W, dY=dY)["dX"], expected.numpy(), rtol=1e-12)

@@ -62,7 +62,7 @@ class Plan:
 def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
     values = program.bind(shapes) if shapes else None
     rows = []
-    for stmt, info, steps in zip(program.ir.stmts, program.analysis.stmts, program.steps):
+    for stmt, info, steps in zip(program.lowered.stmts, program.analysis.stmts, program.steps):
         text = print_stmt(stmt)
         extent = _extents(info, values)
         for step in steps:

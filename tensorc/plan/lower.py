@@ -1,0 +1,99 @@
+"""Plan-time rewrites: the program that runs may differ from the one that prints.
+
+A scatter into a tensor of declared shape, ``dX[n, c, i + a, j + b] += dZ[n, o, i, j] *
+W[o, c, a, b]``, runs faster as the gather it equals: for each position ``h = i + a`` of
+``dX``, ``sum_a dZ[h - a] W[a]`` with ``dZ`` read through zero padding (a full correlation
+with the flipped kernel). It then runs like a forward convolution: one padded window
+view and one BLAS contraction, instead of one strided add per kernel offset.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import sympy as sp
+
+from ..derive import simplify as alg
+from ..ir import nodes as ir
+from ..language.ranges import Analysis
+
+
+def gather_scatters(program: ir.Program, analysis: Analysis) -> ir.Program | None:
+    """The program with every invertible scatter as a gather; None if there is none."""
+    stmts, changed = [], False
+    for stmt in program.stmts:
+        gathered = _as_gather(stmt, analysis)
+        changed |= gathered is not None
+        stmts.append(gathered or stmt)
+    return dataclasses.replace(program, stmts=tuple(stmts)) if changed else None
+
+
+def _as_gather(stmt: ir.Stmt, analysis: Analysis) -> ir.Stmt | None:
+    if not stmt.accumulate or stmt.modes or stmt.target not in analysis.likes:
+        return None
+    shape = analysis.shapes[stmt.target]
+    taken = set(ir.index_names(stmt.expr)) | {n for a in stmt.index for n in a.names()}
+    fixed = {r.index for r in stmt.where}
+    names: dict[str, ir.Affine] = {}
+    index, where = [], list(stmt.where)
+    for d, a in enumerate(stmt.index):
+        if a.plain() is not None:
+            index.append(a)
+            continue
+        pair = _invertible(a, stmt, fixed)
+        size = sp.sympify(shape[d])
+        if pair is None or not isinstance(size, sp.Symbol):
+            return None
+        out, kernel = pair
+        h = _fresh(out, taken)
+        names[out] = ir.Affine.of(h).minus(ir.Affine.of(kernel)).shift(-a.const)
+        index.append(ir.Affine.of(h))
+        where.append(ir.Range(h, ir.Affine(), ir.Affine.symbol(size.name)))
+    if not names:
+        return None
+    expr = alg.substitute(stmt.expr, names)
+    kept = {n for a in index for n in a.names()}
+    summed = tuple(n for n in ir.free_names(expr) if n not in kept)   # the kernel offsets
+    if isinstance(expr, ir.Reduce) and expr.op == "sum":
+        expr = ir.Reduce("sum", expr.over + summed, expr.body)
+    elif summed:
+        expr = ir.Reduce("sum", summed, expr)
+    return dataclasses.replace(stmt, index=tuple(index), expr=expr, where=tuple(where))
+
+
+def _invertible(a: ir.Affine, stmt: ir.Stmt, fixed: set[str]):
+    """For ``i + a + c`` on the left: (i, a) where ``i`` is read once, plainly, and can be
+    solved for; None otherwise."""
+    if a.symbols or len(a.terms) != 2 or any(c != 1 for _, c in a.terms):
+        return None
+    lhs_uses = [n for b in stmt.index for n in b.names()]
+    for out, kernel in (a.names(), a.names()[::-1]):
+        if out in fixed or lhs_uses.count(out) != 1 or lhs_uses.count(kernel) != 1:
+            continue
+        if _read_once_plainly(stmt.expr, out):
+            return out, kernel
+    return None
+
+
+def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
+    uses = 0
+    for node in ir.walk(expr):
+        if isinstance(node, ir.Access):
+            for ix in node.index:
+                if name in ix.expr.names():
+                    if ix.expr.plain() != name or ix.mode != "zero":
+                        return False
+                    uses += 1
+        elif isinstance(node, (ir.Delta, ir.Count, ir.ArgMax, ir.Reduce)):
+            names = node.over if not isinstance(node, ir.Delta) else \
+                node.a.names() + node.b.names()
+            if name in names:
+                return False
+    return uses == 1
+
+
+def _fresh(base: str, taken: set[str]) -> str:
+    for k in range(2, 1000):
+        if f"{base}{k}" not in taken:
+            taken.add(f"{base}{k}")
+            return f"{base}{k}"
+    raise AssertionError("no fresh name")  # pragma: no cover
