@@ -63,6 +63,11 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
     Axes listed in ``loops`` are iterated in Python (kernel offsets: a handful); the other
     axes map to distinct positions, so each iteration is one strided in-place add.
     """
+    every = tuple(int(np.dot(step, target.strides)) for step in steps)
+    if value.size and _injective(every, value.shape):    # e.g. pooling windows that tile
+        base = target[tuple(slice(int(s), None) for s in start)]
+        as_strided(base, value.shape, every)[...] += value
+        return
     kept = [a for a in range(value.ndim) if a not in loops]
     strides = tuple(int(np.dot(steps[a], target.strides)) for a in kept)
     for offset in itertools.product(*(range(value.shape[a]) for a in loops)):
@@ -78,6 +83,17 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
         base = target[tuple(slice(int(s), None) for s in origin)]
         window = as_strided(base, tuple(value.shape[a] for a in kept), strides)
         window += part
+
+
+def _injective(strides, shape) -> bool:
+    """Do these strides send every index to a different place? (Each stride, in
+    increasing order, steps past everything the smaller ones can reach.)"""
+    reach = 0
+    for stride, size in sorted((abs(s), n) for s, n in zip(strides, shape) if n > 1):
+        if stride <= reach:
+            return False
+        reach += stride * (size - 1)
+    return True
 
 
 def fold(padded: np.ndarray, widths, modes) -> np.ndarray:
