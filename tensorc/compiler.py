@@ -12,7 +12,7 @@ from .plan.graph import prune
 from .plan.lower import gather_scatters
 from .runtime.program import Program
 
-BACKENDS = ("numpy",)
+BACKENDS = ("numpy", "cupy")
 
 
 def compile(source: str, backend: str = "numpy") -> Program:  # noqa: A001
@@ -55,5 +55,8 @@ def build(program: ir.Program, backend: str = "numpy", source: str = "",
 
 
 def _emitter(backend: str):
+    if backend == "cupy":
+        from .backends.cupy import emit_module as emit_cupy
+        return emit_cupy
     from .backends.numpy import emit_module  # the top-level backends/ installs here
     return emit_module

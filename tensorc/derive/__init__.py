@@ -130,5 +130,4 @@ def _adjoint_names(program: ir.Program, prefix: str, of: str, wrt) -> dict[str, 
 
 def _build(program: ir.Program, backend: str, accepts=()):
     from ..compiler import build
-    from ..ir.printer import print_program
-    return build(program, backend, print_program(program), accepts)
+    return build(program, backend, "", accepts)   # derived: no user text to point into

@@ -277,8 +277,8 @@ def _covers(forward: Analysis, k: int, tensor: str, index) -> bool:
         return False
     for ix, size in zip(index, shape):
         lo, hi = info.ranges.get(ix.expr.plain(), (None, None))
-        if lo != 0 or sp.simplify(sp.sympify(hi).xreplace(forward.same) -
-                                  sp.sympify(size).xreplace(forward.same)) != 0:
+        if lo != 0 or sp.expand(sp.sympify(hi).xreplace(forward.same) -
+                                sp.sympify(size).xreplace(forward.same)) != 0:
             return False
     return True
 

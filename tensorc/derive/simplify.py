@@ -159,7 +159,8 @@ def tidy(e: ir.Expr) -> ir.Expr:
             atoms[node] = sp.Symbol(f"t{len(atoms):04d}", real=True)
         return atoms[node]
 
-    value = sp.factor_terms(lift(e))
+    value = lift(e)
+    value = sp.factor_terms(value) if value.has(sp.Add) else value
     value = value.xreplace({f: sp.Integer(int(f)) for f in value.atoms(sp.Float)
                             if float(f).is_integer()})
     return to_ir(value, {s: node for node, s in atoms.items()})

@@ -208,9 +208,11 @@ class Program:
 
 def walk(expr: Expr) -> Iterator[Expr]:
     """Every node of an expression tree, parents before children."""
-    yield expr
-    for child in expr.children():
-        yield from walk(child)
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(node.children()))
 
 
 def accesses(expr: Expr) -> Iterator[Access]:

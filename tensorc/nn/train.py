@@ -24,6 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -94,6 +95,17 @@ def _run(prog, model, params: dict, x: np.ndarray, extra: dict, rng: Any) -> dic
     return prog(**{k: v for k, v in feed.items() if k in prog.inputs})
 
 
+@contextmanager
+def _eval_mode(model):
+    """The model in eval mode inside the block, its previous mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.set_training(was_training)
+
+
 def predict(model, params: dict, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The model's outputs (logits for a classifier) for ``x``, in eval mode and in
     batches; ``predict(...).argmax(1)`` gives the classes.
@@ -104,14 +116,10 @@ def predict(model, params: dict, x: np.ndarray, batch_size: int = 256) -> np.nda
     (5, 3)
     """
     x = np.asarray(x, dtype=_dtype(params))
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
         prog = tc_compile(model.spec)
         outs = [_run(prog, model, params, x[s:s + batch_size], {}, None)[model.output_name]
                 for s in range(0, len(x), batch_size)]
-    finally:
-        model.set_training(was_training)
     return np.concatenate(outs)
 
 
@@ -128,9 +136,7 @@ def evaluate(model, params: dict, x: np.ndarray, y: np.ndarray, loss: str = "cro
     """
     dtype, y = _dtype(params), np.asarray(y)
     x = np.asarray(x, dtype=dtype)
-    was_training = model.training
-    model.eval()
-    try:
+    with _eval_mode(model):
         prog = tc_compile(with_loss(model, loss))
         total, correct = 0.0, 0
         for s in range(0, len(x), batch_size):
@@ -138,8 +144,6 @@ def evaluate(model, params: dict, x: np.ndarray, y: np.ndarray, loss: str = "cro
             out = _run(prog, model, params, xb, {"T": _targets(model, yb, loss, dtype)}, None)
             total += float(out["L"]) * len(xb)
             correct += _correct(out[model.output_name], yb)
-    finally:
-        model.set_training(was_training)
     acc = correct / len(x) if np.issubdtype(y.dtype, np.integer) else math.nan
     return {"loss": total / len(x), "acc": acc}
 

@@ -124,12 +124,12 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
                              f"declared {int(use.size)}")
     _check_declared_symbols(analysis, program, values)
     for sym, formula in analysis.defs.items():     # assigned tensors' shapes, in order
-        values[sym] = int(sp.sympify(formula).subs(values))
+        values[sym] = _value(formula, values)
     for tensor, model in analysis.likes.items():
         if tensor in shapes:
             _check_like(tensor, model, analysis, values)
     for check in analysis.checks:
-        a, b = (int(sp.sympify(u.size).subs(values)) for u in (check.first, check.second))
+        a, b = (_value(u.size, values) for u in (check.first, check.second))
         if a != b:
             raise ShapeError(f"index '{check.first.index}' (line {check.line}) has size {a} in "
                              f"{check.first.tensor} dimension {check.first.dim} but size {b} in "
@@ -137,7 +137,7 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
     for stmt, info in zip(program.stmts, analysis.stmts):
         _check_writes(stmt, info, values)
         for name, (lo, hi) in info.ranges.items():
-            lo_v, hi_v = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
+            lo_v, hi_v = (_value(e, values) for e in (lo, hi))
             if hi_v < lo_v or (hi_v == lo_v and name in _max_min_indices(stmt)):
                 raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
                                  f"{lo_v}:{hi_v}: the inputs are too small for this statement"
@@ -145,9 +145,15 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
     return values
 
 
+def _value(size, values: dict) -> int:
+    """An integer size expression evaluated at the bound sizes (xreplace: no solving)."""
+    size = sp.sympify(size)
+    return int(size.xreplace({s: sp.Integer(values[s]) for s in size.free_symbols}))
+
+
 def _check_like(tensor: str, models, analysis: Analysis, values) -> None:
     for d, size in enumerate(like_shape(models, analysis)):
-        want, got = int(sp.sympify(size).subs(values)), values[dim_symbol(tensor, d)]
+        want, got = _value(size, values), values[dim_symbol(tensor, d)]
         if want != got:
             raise ShapeError(f"{tensor} dimension {d} has size {got}, but {tensor} is declared "
                              f"like {', '.join(models)}, which gives size {want}")
@@ -161,8 +167,8 @@ def _max_min_indices(stmt: ir.Stmt) -> set[str]:
 def _check_writes(stmt: ir.Stmt, info, values) -> None:
     """A scatter must write inside its target: never out of bounds, never silently."""
     for d, (lo, hi) in enumerate(info.writes):
-        first, last = (int(sp.sympify(e).subs(values)) for e in (lo, hi))
-        size = int(sp.sympify(info.target_shape[d]).subs(values))
+        first, last = (_value(e, values) for e in (lo, hi))
+        size = _value(info.target_shape[d], values)
         if first < 0 or last >= size:
             raise ShapeError(f"line {stmt.line}: {stmt.target} += writes positions {first}..{last} "
                              f"of {stmt.target} dimension {d}, which has size {size}; a "
