@@ -301,3 +301,14 @@ def test_convolution_input_gradient_runs_as_a_gather_with_the_flipped_kernel():
     X, W, dY = normal(2, 3, 8, 8), normal(4, 3, 3, 3), normal(2, 4, 6, 6)
     expected = torch.nn.grad.conv2d_input(X.shape, torch.tensor(W), torch.tensor(dY))
     np.testing.assert_allclose(g(X=X, W=W, dY=dY)["dX"], expected.numpy(), rtol=1e-12)
+
+
+def test_factored_hessian_leaves_out_the_delta():
+    src = "L = sum((U[m, k] * V[n, k] - Y[m, n])**2)"
+    h = tc.hessian(src, of="L", wrt="U", factored=True)
+    assert "H[k, k2] = 2 * V[n, k] * V[n, k2]" in h.spec.splitlines()
+    assert h.expansion == "H[m, k, m2, k2] = delta(m, m2) * H[k, k2]"
+    arrays = dict(U=normal(3, 2), V=normal(4, 2), Y=normal(3, 4))
+    factor = h(**arrays)["H"]
+    dense = tc.hessian(src, of="L", wrt="U")(**arrays)["H"]
+    np.testing.assert_allclose(np.einsum("ac,bd->abcd", np.eye(3), factor), dense, rtol=1e-12)

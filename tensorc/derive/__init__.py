@@ -9,7 +9,7 @@ from ..ir import nodes as ir
 from ..language.check import check
 from ..language.parse import parse
 from ..plan.graph import prune
-from .inline import inline
+from .inline import factor_deltas, inline
 from .reverse import Request, reverse
 
 
@@ -36,21 +36,33 @@ def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str):
     return _build(derived, backend, program.inputs)
 
 
-def jacobian(source: str, of: str, wrt: str, backend: str = "numpy"):
+def jacobian(source: str, of: str, wrt: str, backend: str = "numpy", factored: bool = False):
     """The Jacobian of ``of`` with respect to ``wrt``: output ``J`` alone, of shape
     ``of.shape + wrt.shape``, derived with deltas that are eliminated where they can be.
+
+    ``factored=True`` leaves out the deltas of the result and the indices it is constant
+    along: ``prog.expansion`` then says how the dense ``J`` is built from the output.
 
     >>> import tensorc as tc
     >>> print(tc.jacobian("Y[i] = tanh(W[i, j] * x[j])", of="Y", wrt="x").spec.splitlines()[-1])
     J[i, j] = W[i, j] * (1 - Y[i]**2)
     """
-    return _jacobian(_text(source), of, wrt, "J", backend)
+    return _jacobian(_text(source), of, wrt, backend, factored)
 
 
 @lru_cache(maxsize=128)
-def _jacobian(source: str, of: str, wrt: str, name: str, backend: str):
+def _jacobian(source: str, of: str, wrt: str, backend: str, factored: bool):
     program = _program(source)
-    return _build(_jacobian_program(program, of, wrt, name), backend, program.inputs)
+    return _finish(_jacobian_program(program, of, wrt, "J"), backend, program.inputs, factored)
+
+
+def _finish(program: ir.Program, backend: str, accepts, factored: bool):
+    if not factored:
+        return _build(program, backend, accepts)
+    program, expansion = factor_deltas(program, program.outputs[0])
+    built = _build(program, backend, accepts)
+    built.expansion = expansion
+    return built
 
 
 def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.Program:
@@ -65,20 +77,21 @@ def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.P
     return inline(prune(ir.Program(derived.decls, derived.stmts, (name,))))
 
 
-def hessian(source: str, of: str, wrt: str, backend: str = "numpy"):
+def hessian(source: str, of: str, wrt: str, backend: str = "numpy", factored: bool = False):
     """The Hessian of a scalar ``of`` in ``wrt``: output ``H`` of shape
-    ``wrt.shape + wrt.shape``, the Jacobian of the derived gradient.
+    ``wrt.shape + wrt.shape``, the Jacobian of the derived gradient (``factored``: as for
+    :func:`jacobian`).
 
     >>> import numpy as np, tensorc as tc
     >>> h = tc.hessian("L = sum(x[i] * x[i] * x[i])", of="L", wrt="x")
     >>> h(x=np.array([1.0, 2.0]))["H"].tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    return _hessian(_text(source), of, wrt, backend)
+    return _hessian(_text(source), of, wrt, backend, factored)
 
 
 @lru_cache(maxsize=128)
-def _hessian(source: str, of: str, wrt: str, backend: str):
+def _hessian(source: str, of: str, wrt: str, backend: str, factored: bool = False):
     program = _program(source)
     if not isinstance(wrt, str):
         raise TypeError("hessian takes one tensor name as wrt")
@@ -87,7 +100,8 @@ def _hessian(source: str, of: str, wrt: str, backend: str):
                         "of its gradient)")
     names = _adjoint_names(program, "d", of, (wrt,))
     gradient = reverse(program, Request(of, (wrt,), names))
-    return _build(_jacobian_program(gradient, names[wrt], wrt, "H"), backend, program.inputs)
+    hessian_program = _jacobian_program(gradient, names[wrt], wrt, "H")
+    return _finish(hessian_program, backend, program.inputs, factored)
 
 
 def _text(source) -> str:

@@ -10,6 +10,7 @@ import dataclasses
 
 import sympy as sp
 
+from ..errors import SpecError
 from ..ir import nodes as ir
 from ..language.ranges import analyse
 from . import simplify as alg
@@ -190,3 +191,29 @@ def _drop(e: ir.Expr, factor: ir.Expr) -> ir.Expr:
             return alg.mul(left, e.args[1])
         return alg.mul(e.args[0], _drop(e.args[1], factor))
     return e
+
+
+def factor_deltas(program: ir.Program, name: str) -> tuple[ir.Program, str]:
+    """The output without its delta factors and the indices it is constant along, and
+    the spec line that expands it: ``H[m, k, m2, k2] = delta(m, m2) * H[k, k2]``."""
+    [k] = [k for k, s in enumerate(program.stmts) if s.target == name] or [None]
+    stmt = program.stmts[k] if k is not None else None
+    if stmt is None or stmt.accumulate or not all(a.plain() for a in stmt.index):
+        raise SpecError(f"{name} is not written by one '=' statement; no factored form")
+    lhs = [a.plain() for a in stmt.index]
+    over, body = (stmt.expr.over, stmt.expr.body) if isinstance(stmt.expr, ir.Reduce) \
+        and stmt.expr.op == "sum" else ((), stmt.expr)
+    deltas = [f for f in _product(body) if isinstance(f, ir.Delta) and f.a.plain() in lhs
+              and f.b.plain() in lhs]
+    for delta in deltas:
+        body = alg.substitute(_drop(body, delta), {delta.b.plain(): delta.a})
+    expr = ir.Reduce("sum", over, body) if over else body
+    used = set(ir.free_names(expr))
+    kept = [n for n in lhs if n in used and n not in {d.b.plain() for d in deltas}]
+    factors = " * ".join(f"delta({d.a.plain()}, {d.b.plain()})" for d in deltas)
+    expansion = (f"{name}[{', '.join(lhs)}] = {factors + ' * ' if factors else ''}"
+                 f"{name}[{', '.join(kept)}]")
+    new = dataclasses.replace(stmt, index=tuple(ir.Affine.of(n) for n in kept), expr=expr)
+    stmts = tuple(new if j == k else s for j, s in enumerate(program.stmts))
+    decls = tuple(d for d in program.decls if d.tensor != name)
+    return ir.Program(decls, stmts, program.outputs), expansion
