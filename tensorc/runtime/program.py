@@ -92,6 +92,8 @@ class Program:
 
 
 def _as_array(value) -> np.ndarray:
+    if hasattr(value, "__cuda_array_interface__"):   # a CuPy array: the cupy backend takes it
+        return value
     array = np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating):
         array = array.astype(np.float64)
