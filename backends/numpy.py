@@ -299,9 +299,12 @@ class NumpyEmitter(Printer):
                    enumerate(dict.fromkeys(n for v in vals for n in v.axes))}
         eq = ",".join("".join(letters[n] for n in v.axes) for v in vals)
         eq += "->" + "".join(letters[n] for n in kept)
-        operands = ", ".join(v.code for v in vals)
+        codes = [v.code for v in vals]
+        if scale:       # scale the smallest operand, not the (often larger) result
+            k = min(range(len(vals)), key=lambda j: len(vals[j].axes))
+            codes[k] = f"({scale}{_atom(codes[k])})"
         self.step("contract", eq, tuple(v.axes for v in vals), output=kept)
-        return Val(self.w.bind(f'{scale}rt.einsum("{eq}", {operands})',
+        return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(codes)})',
                                f"sum over {', '.join(node.over)}"), kept)
 
     # --- axes ------------------------------------------------------------------
