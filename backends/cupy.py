@@ -102,7 +102,19 @@ class Fused:
         return list(seen.values())
 
     def leaves(self) -> list[Val]:
-        return list(dict.fromkeys(a for n in self.nodes() for a in n.args if isinstance(a, Val)))
+        """The arrays it reads, in reading order (left to right), each once."""
+        found: dict[Val, None] = {}
+        seen: set[int] = set()
+
+        def visit(node):
+            seen.add(id(node))
+            for a in node.args:
+                if isinstance(a, Val):
+                    found.setdefault(a)
+                elif isinstance(a, Fused) and id(a) not in seen:
+                    visit(a)
+        visit(self)
+        return list(found)
 
     def functions(self) -> list[str]:
         return list(dict.fromkeys(n.fn for n in self.nodes() if n.fn != "const"))
