@@ -5,7 +5,7 @@ import torch
 
 from tensorc.cli import main
 from tensorc.nn import checkpoint, evaluate, fit, layers as L, optim, predict
-from tensorc.nn.train import batch_order, build_model, small_cnn
+from tensorc.nn.train import batch_order, build_model, gradient_program, small_cnn
 
 
 def blobs(n=96, seed=0):
@@ -28,6 +28,18 @@ def test_fit_decreases_the_loss_and_separates_blobs():
     assert hist["val_acc"][-1] >= 0.97
     assert evaluate(model, params, x, y)["acc"] == hist["val_acc"][-1]
     assert (predict(model, params, x, batch_size=10).argmax(1) == y).mean() >= 0.97
+
+
+def test_dropout_masks_are_drawn_in_training_and_off_in_eval():
+    x, y = blobs()
+    model = L.Sequential(L.Linear(2, 16), L.ReLU(), L.Dropout(0.3), L.Linear(16, 2),
+                         input_shape=(2,))
+    params = model.init(0)
+    hist = fit(model, params, optim.Adam(lr=0.05), (x, y), epochs=6, batch_size=16,
+               progress=False, val=(x, y))
+    assert "drop1_mask" in gradient_program(model).inputs
+    assert hist["val_acc"][-1] >= 0.97 and model.training
+    np.testing.assert_array_equal(predict(model, params, x), predict(model, params, x))
 
 
 def test_batch_order_drops_the_last_partial_batch_and_follows_the_seed():
