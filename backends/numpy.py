@@ -287,6 +287,9 @@ class NumpyEmitter(Printer):
         consts, factors = [], []
         for factor in _factors(node.body):
             (consts if isinstance(factor, ir.Const) else factors).append(factor)
+        diagonal = _diagonal_deltas(factors, node.over)
+        if diagonal:
+            return self.on_diagonal(node, diagonal, consts, factors)
         self.summing = set(node.over)
         vals = [self.emit(f) for f in factors]
         self.summing = set()
@@ -306,6 +309,24 @@ class NumpyEmitter(Printer):
         self.step("contract", eq, tuple(v.axes for v in vals), output=kept)
         return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(codes)})',
                                f"sum over {', '.join(node.over)}"), kept)
+
+    def on_diagonal(self, node: ir.Reduce, deltas, consts, factors) -> Val:
+        """``delta(u, v) * f`` with ``u, v`` kept and used nowhere else: compute ``f``
+        alone and write it on the diagonal of a zero tensor (never a dense delta)."""
+        rest = [f for f in factors if f not in deltas]
+        body = rest[0]
+        for f in [*consts, *rest[1:]]:
+            body = ir.Call("mul", (f, body) if isinstance(f, ir.Const) else (body, f))
+        inner = self.contraction(ir.Reduce("sum", node.over, body))
+        pairs = [(d.a.plain(), d.b.plain()) for d in deltas]
+        axes = self.union([inner.axes, *pairs])
+        positions = tuple((axes.index(u), axes.index(v)) for u, v in pairs)
+        shape = _tuple(extent_name(n) for n in axes)
+        self.step("diagonal", f"{', '.join(f'delta({u}, {v})' for u, v in pairs)}: written "
+                  "on the diagonal", axes)
+        code = f"rt.on_diagonal({inner.code}, {tuple(axes.index(n) for n in inner.axes)}, " \
+               f"{positions}, {shape}, dt)"
+        return Val(self.w.bind(code), axes)
 
     # --- axes ------------------------------------------------------------------
     def union(self, groups) -> tuple[str, ...]:
@@ -331,6 +352,20 @@ def _factors(expr: ir.Expr) -> list[ir.Expr]:
     if isinstance(expr, ir.Call) and expr.fn == "mul":
         return _factors(expr.args[0]) + _factors(expr.args[1])
     return [expr]
+
+
+def _diagonal_deltas(factors, summed) -> list[ir.Delta]:
+    """Deltas of two plain kept indices that no other factor uses."""
+    found = []
+    for d in factors:
+        if not isinstance(d, ir.Delta):
+            continue
+        u, v = d.a.plain(), d.b.plain()
+        others = {n for f in factors if f is not d for n in ir.free_names(f)}
+        if u and v and u != v and not {u, v} & (set(summed) | others) and \
+                any(not isinstance(f, ir.Delta) for f in factors):
+            found.append(d)
+    return found
 
 
 def _scatter_loops(index: tuple[ir.Affine, ...]) -> list[str]:

@@ -202,3 +202,27 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     onehot = np.arange(flat.shape[-1]) == pick[..., None]
     onehot = onehot.reshape(moved.shape).astype(x.dtype)
     return np.moveaxis(onehot, range(x.ndim), [*kept, *axes])
+
+
+def on_diagonal(value: np.ndarray, axes, pairs, shape, dtype) -> np.ndarray:
+    """A zero tensor of ``shape`` holding ``value`` where each pair of axes is equal:
+    ``out[..., u, ..., v, ...] = delta(u, v) * value`` without building the delta.
+
+    ``axes`` are the positions in the output of ``value``'s axes; ``pairs`` the (u, v)
+    positions of each delta.
+
+    >>> on_diagonal(np.array([1.0, 2.0]), (1,), ((0, 2),), (2, 2, 2), float)[:, 1, :].tolist()
+    [[2.0, 0.0], [0.0, 2.0]]
+    """
+    shape = tuple(int(s) for s in shape)
+    out = np.zeros(shape, dtype)
+    drop = {v for _, v in pairs}
+    strides = list(out.strides)
+    for u, v in pairs:
+        strides[u] += out.strides[v]
+    keep = [a for a in range(len(shape)) if a not in drop]
+    view = as_strided(out, [shape[a] for a in keep], [strides[a] for a in keep])
+    index = tuple(slice(None) if a in axes else None for a in keep)
+    order = sorted(range(len(axes)), key=lambda k: axes[k])
+    view[...] = np.transpose(value, order)[index] if value.ndim else value
+    return out
