@@ -40,7 +40,7 @@ class Program:
     def outputs(self) -> tuple[str, ...]:
         return self.ir.outputs
 
-    @property
+    @cached_property
     def inputs(self) -> tuple[str, ...]:
         return self.ir.inputs
 
