@@ -190,8 +190,8 @@ class CupyEmitter(NumpyEmitter):
                "rt.GpuUnavailableError",
                "    cp = None")
 
-    def __init__(self, program: ir.Program, analysis):
-        super().__init__(program, analysis)
+    def __init__(self, program: ir.Program, analysis, alternatives=None):
+        super().__init__(program, analysis, alternatives)
         self.w = DeviceWriter()
         self.kernels: dict[tuple, str] = {}      # (class, arguments) -> module-level name
         self.definitions: list[str] = []
@@ -330,13 +330,13 @@ def _c_string(code: str) -> str:
     return '"' + code.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def emit_module(program: ir.Program, analysis) -> tuple[str, list]:
+def emit_module(program: ir.Program, analysis, alternatives=None) -> tuple[str, list, dict]:
     """The CuPy module for a program (its function is ``program``) and its plan steps.
 
     >>> import tensorc as tc
     >>> "rt.ElementwiseKernel(" in tc.compile("Y[i] = exp(X[i])", backend="cupy").source
     True
     """
-    emitter = CupyEmitter(program, analysis)
-    return emitter.module(), emitter.steps
+    emitter = CupyEmitter(program, analysis, alternatives)
+    return emitter.module(), emitter.steps, emitter.branch_steps
 

@@ -72,8 +72,10 @@ class NumpyEmitter(Printer):
     imports = ("import numpy as np", "from scipy import special",
                "from tensorc.runtime import kernels as rt")
 
-    def __init__(self, program: ir.Program, analysis: Analysis):
+    def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
+        self.alternatives = alternatives or {}      # statement -> (gather form, its ranges)
+        self.branch_steps: dict[int, list[Step]] = {}
         self.w = Writer()
         self.steps: list[list[Step]] = []
         names = {s: f"{tensor_name(s.name.split('.')[0])}.{s.name.split('.', 1)[1]}"
@@ -97,8 +99,11 @@ class NumpyEmitter(Printer):
         w.line(f"dt = rt.result_type({args})")
         for name, use in self.analysis.bindings.items():
             w.line(f"{size_name(name)} = {tensor_name(use.tensor)}.shape[{use.dim}]")
-        for stmt, info in zip(self.program.stmts, self.analysis.stmts):
-            self.statement(stmt, info)
+        for k, (stmt, info) in enumerate(zip(self.program.stmts, self.analysis.stmts)):
+            if k in self.alternatives:
+                self.choice(k, stmt, info)
+            else:
+                self.statement(stmt, info)
         w.line()
         w.line(f"return ({''.join(tensor_name(t) + ', ' for t in self.program.outputs)})")
         return w.text()
@@ -110,7 +115,7 @@ class NumpyEmitter(Printer):
     def statement(self, stmt: ir.Stmt, info: StmtRanges) -> None:
         self.stmt, self.info, self.memo, self.summing = stmt, info, {}, set()
         self.steps.append([])
-        self.order = [n for a in stmt.index for n in a.names()]
+        self.order = _axis_order(stmt)
         self.w.line()
         self.w.line(f"# {print_stmt(stmt)}")
         for name, (lo, hi) in info.ranges.items():
@@ -120,6 +125,23 @@ class NumpyEmitter(Printer):
             self.accumulate(stmt, info, value)
         else:
             self.assign(stmt, info, value)
+
+    def choice(self, k: int, stmt: ir.Stmt, info: StmtRanges) -> None:
+        """A scatter that can also run as a gather: emit both, chosen by cost at run time."""
+        gather, gather_info = self.alternatives[k]
+        costs = [self.size(sp.Mul(*(hi - lo for lo, hi in i.ranges.values())))
+                 for i in (info, gather_info)]
+        temp = self.size(sp.Mul(*(info.extent(n) for n in _axis_order(stmt))))
+        self.w.line()
+        self.w.line(f"if rt.gather_wins({costs[0]}, {costs[1]}, {temp}):")
+        self.w.indent += 1
+        self.statement(gather, gather_info)
+        self.branch_steps[k] = self.steps.pop()
+        self.w.indent -= 1
+        self.w.line("else:")
+        self.w.indent += 1
+        self.statement(stmt, info)
+        self.w.indent -= 1
 
     def assign(self, stmt: ir.Stmt, info: StmtRanges, value: Val) -> None:
         target = tensor_name(stmt.target)
@@ -354,6 +376,16 @@ def _factors(expr: ir.Expr) -> list[ir.Expr]:
     return [expr]
 
 
+def _axis_order(stmt: ir.Stmt) -> list[str]:
+    """The axis order values are built in: the left side's, except that a scatter puts
+    the indices it loops over first, so each offset's slice is one contiguous block."""
+    names = list(dict.fromkeys(n for a in stmt.index for n in a.names()))
+    if not stmt.accumulate or all(a.plain() for a in stmt.index):
+        return names
+    loops = _scatter_loops(stmt.index)
+    return loops + [n for n in names if n not in loops]
+
+
 def _diagonal_deltas(factors, summed) -> list[ir.Delta]:
     """Deltas of two plain kept indices that no other factor uses."""
     found = []
@@ -392,7 +424,8 @@ def _tuple(items) -> str:
     return f"({', '.join(items)}{',' * (len(items) == 1)})"
 
 
-def emit_module(program: ir.Program, analysis: Analysis) -> tuple[str, list[list[Step]]]:
-    """The NumPy module for a program (its function is ``program``) and its plan steps."""
-    emitter = NumpyEmitter(program, analysis)
-    return emitter.module(), emitter.steps
+def emit_module(program: ir.Program, analysis: Analysis, alternatives=None):
+    """The NumPy module for a program (its function is ``program``), its plan steps, and
+    the steps of the alternative (gather) form of statements that have one."""
+    emitter = NumpyEmitter(program, analysis, alternatives)
+    return emitter.module(), emitter.steps, emitter.branch_steps

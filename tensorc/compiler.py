@@ -46,12 +46,20 @@ def build(program: ir.Program, backend: str = "numpy", source: str = "",
         raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
     program = prune(program)
     analysis = analyse(program, source)
+    alternatives = _gather_forms(program, analysis, source)
+    module, steps, branches = _emitter(backend)(program, analysis, alternatives)
+    choices = {k: (*alternatives[k], branches[k]) for k in alternatives}
+    return Program(program, analysis, module, backend, source, steps, accepts, choices)
+
+
+def _gather_forms(program: ir.Program, analysis, source: str) -> dict:
+    """Statement index -> (gather form, its ranges) for scatters that can run as gathers."""
     lowered = gather_scatters(program, analysis)
-    if lowered is not None:
-        analysis = analyse(lowered, source)
-    module, steps = _emitter(backend)(lowered or program, analysis)
-    return Program(lowered or program, analysis, module, backend, source, steps, accepts,
-                   written=program)
+    if lowered is None:
+        return {}
+    info = analyse(lowered, source).stmts
+    return {k: (s, info[k]) for k, (s, old) in enumerate(zip(lowered.stmts, program.stmts))
+            if s is not old}
 
 
 def _emitter(backend: str):

@@ -293,12 +293,17 @@ def test_cli_grad_prints_the_derived_spec_latex_and_code(tmp_path, capsys):
     assert "of='Q' is not assigned" in capsys.readouterr().err
 
 
-def test_convolution_input_gradient_runs_as_a_gather_with_the_flipped_kernel():
+@pytest.mark.parametrize("size, form", [(32, "gather"), (8, "strided adds")])
+def test_convolution_input_gradient_runs_as_the_cheaper_of_scatter_and_gather(size, form):
+    """Large images: a gather (full correlation with the flipped kernel) wastes little on
+    the zero padding; small ones: the scatter's strided adds do less work."""
     g = tc.grad("Y[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b]", of="Y", wrt=["X"])
     assert "dX[n, c, i + a, j + b] += dY[n, o, i, j] * W[o, c, a, b]" in g.spec   # as written
-    plan = str(g.plan_for(X=(2, 3, 8, 8), W=(4, 3, 3, 3), dY=(2, 4, 6, 6)))
-    assert "dY[n, o, i2 - a, j2 - b]" in plan and "scatter" not in plan          # as run
-    X, W, dY = normal(2, 3, 8, 8), normal(4, 3, 3, 3), normal(2, 4, 6, 6)
+    out = size - 2
+    plan = str(g.plan_for(X=(2, 3, size, size), W=(4, 3, 3, 3), dY=(2, 4, out, out)))
+    assert f"the scatter runs as {'a gather' if form == 'gather' else form}" in plan
+    assert ("dY[n, o, i2 - a, j2 - b]" in plan) == (form == "gather")
+    X, W, dY = normal(2, 3, size, size), normal(4, 3, 3, 3), normal(2, 4, out, out)
     expected = torch.nn.grad.conv2d_input(X.shape, torch.tensor(W), torch.tensor(dY))
     np.testing.assert_allclose(g(X=X, W=W, dY=dY)["dX"], expected.numpy(), rtol=1e-12)
 

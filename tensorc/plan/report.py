@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..backends.base import Step
 from ..ir.printer import print_stmt
+from ..runtime.kernels import gather_wins
 from ..runtime.contract import contraction_cost
 
 
@@ -62,7 +64,10 @@ class Plan:
 def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
     values = program.bind(shapes) if shapes else None
     rows = []
-    for stmt, info, steps in zip(program.lowered.stmts, program.analysis.stmts, program.steps):
+    for k, (stmt, info, steps) in enumerate(zip(program.ir.stmts, program.analysis.stmts,
+                                                program.steps)):
+        if k in program.choices and values is not None:
+            stmt, info, steps = _chosen(stmt, info, steps, program.choices[k], values)
         text = print_stmt(stmt)
         extent = _extents(info, values)
         for step in steps:
@@ -73,6 +78,20 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
         label = f"{'+= ' if stmt.accumulate else ''}{stmt.target}"
         rows.append(PlanRow(stmt.line, text, "write", label, None, moved))
     return Plan(rows, shapes, itemsize)
+
+
+def _chosen(stmt, info, steps, choice, values):
+    """The form of a scatter that runs at these shapes, as the generated code decides."""
+    gather, gather_info, gather_steps = choice
+    scatter_flops, gather_flops = (math.prod(_extents(i, values).values())
+                                   for i in (info, gather_info))
+    names = {n for a in stmt.index for n in a.names()}
+    temporary = math.prod(v for n, v in _extents(info, values).items() if n in names)
+    if gather_wins(scatter_flops, gather_flops, temporary):
+        note = Step("choice", "the scatter runs as a gather (full correlation, flipped kernel)")
+        return gather, gather_info, [note, *gather_steps]
+    note = Step("choice", "the scatter runs as strided adds (its gather form costs more)")
+    return stmt, info, [note, *steps]
 
 
 def _detail(step) -> str:
@@ -101,7 +120,7 @@ def _cost(step, extent, program, values, itemsize):
         cost = contraction_cost(step.detail, shapes)
         return int(cost["flops"]), itemsize * math.prod(extent[n] for n in step.output)
     volume = math.prod(extent[n] for n in step.axes)
-    if step.kind == "view":
+    if step.kind in ("view", "choice"):
         return 0, 0
     if step.kind == "pad":
         return 0, itemsize * _size(program.analysis.shapes[step.bytes_of], values)

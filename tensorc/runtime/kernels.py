@@ -96,6 +96,16 @@ def _injective(strides, shape) -> bool:
     return True
 
 
+def gather_wins(scatter_flops: int, gather_flops: int, scatter_temporary: int) -> bool:
+    """Run a scatter as its gather form? When the gather's extra work over the zero
+    padding is small, or the scatter's per-offset temporary would be large.
+
+    >>> gather_wins(100, 110, 10), gather_wins(100, 225, 10), gather_wins(100, 225, 2**25)
+    (True, False, True)
+    """
+    return gather_flops <= 1.25 * scatter_flops or scatter_temporary > 2**24
+
+
 def fold(padded: np.ndarray, widths, modes) -> np.ndarray:
     """The adjoint of :func:`pad`: add each padded position back where it was read from.
 

@@ -22,10 +22,10 @@ class Program:
     """
 
     def __init__(self, program: ir.Program, analysis: Analysis, source: str, backend: str,
-                 text: str = "", steps=(), accepts=(), written: ir.Program | None = None):
-        # ``lowered`` is what runs (after plan-time rewrites); ``ir`` what prints
-        self.lowered, self.analysis, self.backend = program, analysis, backend
-        self.ir = written or program
+                 text: str = "", steps=(), accepts=(), choices=None):
+        self.ir, self.analysis, self.backend = program, analysis, backend
+        # statement -> (gather form, its ranges, its steps): chosen by cost at run time
+        self.choices = choices or {}
         self.source = source
         self.text = text
         self.steps = list(steps)
@@ -84,7 +84,7 @@ class Program:
         """Check input shapes against the spec; the sizes of every dimension, cached."""
         key = tuple(shapes[n] for n in self.inputs)
         if key not in self._bound:
-            self._bound[key] = _bind(self.analysis, self.lowered, shapes)
+            self._bound[key] = _bind(self.analysis, self.ir, shapes)
         return self._bound[key]
 
     def __repr__(self) -> str:
