@@ -371,6 +371,13 @@ def case_mf_hessian(rng):
          f"{jx:.1f}" if jx else "-", ratio(ms["tensorc"], jx) if jx else "-"])
     RESULTS.append(("3", "MF Hessian tensorc/NumPy einsum", ms["tensorc"] / ms["einsum"], ""))
     RESULTS.append(("3", "MF Hessian tensorc/NumPy blocks", ms["tensorc"] / ms["blocks"], ""))
+    factored = tc.hessian(src, of="L", wrt="U", factored=True)
+    spec_lines(factored, "H[")
+    print(f"  expansion: {factored.expansion}")
+    check("factored vs NumPy", factored(U=U, V=V, Y=Y)["H"], 2 * (V.T @ V), 1e-5)
+    fast = bench({"factored": lambda: factored(U=U, V=V, Y=Y)}, 51)["factored"]
+    print(f"  factored form: {fast:.3f} ms")
+    RESULTS.append(("3", "MF Hessian factored ms", fast, "target < 1"))
 
 
 # ------------------------------------------------------- case 4: convolution Jacobian
