@@ -357,3 +357,22 @@ def test_contraction_cost_report():
     assert len(info["path"]) == 3 and all(len(p) == 2 for p in info["path"])
     assert 0 < info["flops"] <= info["naive_flops"]
     assert info["largest_intermediate"] >= 8 * 64
+
+
+@pytest.mark.parametrize("eq, shapes", [
+    ("abcdef,gfce->agbd", [(3, 5, 2, 6, 3, 4), (7, 4, 2, 3)]),      # conv: window x kernel
+    ("abcd,ecfdga->befg", [(3, 7, 5, 6), (4, 5, 2, 6, 3, 3)]),      # weight gradient
+])
+def test_blocked_im2col_matches_numpy(monkeypatch, eq, shapes):
+    """Copies bigger than the block size run in blocks (forced here with tiny blocks)."""
+    from tensorc.runtime import contract
+    monkeypatch.setattr(contract, "_BLOCK_BYTES", 16)
+    contract._compile.cache_clear()
+    rng = np.random.default_rng(3)
+    # Fortran order: the first operand cannot be viewed as a matrix, so it is copied
+    ops = [np.asfortranarray(rng.standard_normal(shapes[0])), rng.standard_normal(shapes[1])]
+    step = contract._compile(*eq.replace("->", ",").split(","), ops[0].shape, ops[0].strides,
+                             ops[1].shape, ops[1].strides, ops[0].dtype)
+    assert step.blocks, "the test must exercise the blocked path"
+    np.testing.assert_allclose(contract.einsum(eq, *ops), np.einsum(eq, *ops), rtol=1e-12)
+    contract._compile.cache_clear()

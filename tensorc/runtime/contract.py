@@ -45,6 +45,7 @@ _SMALL_TRANS_EFF = 0.6  # small kernels lose ~40% on a transposed right-hand mat
 _SMALL_TRANS_K = 256
 _SMALL_TRANS_EFF_LONG_K = 0.9  # ... but only ~10% once K is long
 _CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
+_BLOCK_BYTES = 1 << 20  # an operand copy (im2col) above 2x this runs in blocks of about this
 
 _reshape_nocopy = {"copy": False} if np.lib.NumpyVersion(np.__version__) >= "2.1.0" else {}
 
@@ -102,6 +103,9 @@ class _Compiled(NamedTuple):
     b_op: _Op | None
     kernel: np.ufunc  # np.matmul, or np.multiply when nothing is contracted
     plain_out: bool  # the kernel writes straight into the new output array
+    blocks: tuple = ()  # (operand, axis in it, axis in out, block) to run in cached blocks
+    axes: tuple = ()  # the (a, b, buffer) letters, to compile each block
+    order: tuple = ()  # buffer axis k is output axis order[k]
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,8 +178,10 @@ def _promote(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(dtype, copy=False), b.astype(dtype, copy=False)
 
 
-def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    out = np.empty(step.out_shape, a.dtype)
+def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray, out=None) -> np.ndarray:
+    out = np.empty(step.out_shape, a.dtype) if out is None else out
+    if step.blocks:
+        return _run_blocks(step, a, b, out)
     if step.a is not None:
         a = _reduce(a, step.a)
     if step.b is not None:
@@ -187,6 +193,59 @@ def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     target = out if step.reduced_shape is None else out.reshape(step.reduced_shape)
     _execute(step.plan, a, b, target)
     return out
+
+
+def _run_blocks(step: _Compiled, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The contraction in blocks along letters of the copied operand that the output keeps:
+    each block's copy (the im2col of a window view) stays in cache for its GEMM. Blocks are
+    written in that operand's letter order (the GEMM's natural layout), then put in the
+    output's order by one copy."""
+    inner = step.axes[2]
+    buffer = np.empty(tuple(out.shape[out_axes_index] for out_axes_index in step.order), a.dtype)
+    ranges = [range(0, buffer.shape[o], block) for _, _, o, block in step.blocks]
+    for starts in itertools.product(*ranges):
+        ops = [[slice(None)] * a.ndim, [slice(None)] * b.ndim]
+        where = [slice(None)] * out.ndim
+        for (which, axis, o, block), s in zip(step.blocks, starts):
+            ops[which][axis] = where[o] = slice(s, s + block)
+        part_a, part_b, part = a[tuple(ops[0])], b[tuple(ops[1])], buffer[tuple(where)]
+        plan = _compile(step.axes[0], step.axes[1], inner, part_a.shape, part_a.strides,
+                        part_b.shape, part_b.strides, a.dtype, False)
+        _run_compiled(plan, part_a, part_b, part)
+    np.copyto(out, buffer.transpose(_inverse(step.order)))
+    return out
+
+
+def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
+    """Blocks for a big copied operand: ((operand, axis, buffer axis, block) per letter
+    split, the buffer's letter order), or None."""
+    copied = [(k, info) for k, (info, op) in enumerate(((a, plan.a), (b, plan.b))) if op.copy]
+    if not copied:
+        return None
+    which, info = max(copied, key=lambda c: _prod(c[1].shape))
+    other = (b, a)[which]
+    remaining = _prod(info.shape) * itemsize
+    if remaining <= 2 * _BLOCK_BYTES:
+        return None
+    out_axes = "".join([x for x in info.letters if x in out_axes] +
+                       [x for x in out_axes if x not in info.letters])
+    own = [x for x in out_axes if x in info.letters and x not in other.letters]
+    if not own or remaining / info.shape[info.letters.index(own[0])] < 4 * _BLOCK_BYTES:
+        return None     # one image's copy already fits: the unblocked batched plan is faster
+    blocks = []
+    for o, letter in enumerate(out_axes):
+        if letter not in info.letters or letter in other.letters:
+            continue
+        axis = info.letters.index(letter)
+        size = info.shape[axis]
+        per = remaining / size
+        block = 1 if per >= _BLOCK_BYTES else max(1, int(_BLOCK_BYTES // per))
+        if block < size:
+            blocks.append((which, axis, o, block))
+        if per < _BLOCK_BYTES:
+            break
+        remaining = per
+    return (tuple(blocks), out_axes) if blocks else None
 
 
 def _reduce(x: np.ndarray, recipe: _Reduce) -> np.ndarray:
@@ -256,7 +315,7 @@ def _letter_sizes(pairs) -> dict[str, int]:
 
 @functools.lru_cache(maxsize=4096)
 def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shape, b_strides,
-             dtype: np.dtype) -> _Compiled:
+             dtype: np.dtype, blocked: bool = True) -> _Compiled:
     """Validate one pairwise call and plan it; cached, so this runs once per key."""
     sizes = _letter_sizes([(a_axes, a_shape), (b_axes, b_shape)])
     if len(set(out_axes)) != len(out_axes) or not set(out_axes) <= set(sizes):
@@ -270,8 +329,12 @@ def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shap
     reduced = None if len(out_letters) == len(out_axes) else tuple(sizes[x] for x in out_letters)
     plan = _pair_plan(a_info, b_info, out_letters, dtype)
     plain_out = reduced is None and plan.out_perm is plan.view_perm is plan.view_shape is None
+    found = _blocks(a, b, out_axes, plan, dtype.itemsize) \
+        if blocked and a_recipe is b_recipe is None and reduced is None else None
+    blocks, inner = found or ((), out_axes)
     return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced, _needed_op(plan.a),
-                     _needed_op(plan.b), np.multiply if plan.mul else np.matmul, plain_out)
+                     _needed_op(plan.b), np.multiply if plan.mul else np.matmul, plain_out,
+                     blocks, (a_axes, b_axes, inner), tuple(out_axes.index(x) for x in inner))
 
 
 def _needed_op(op: _Op) -> _Op | None:
