@@ -289,12 +289,25 @@ class NumpyEmitter(Printer):
         return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}")'), body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
-        args = [self.emit(a) for a in node.args]
+        if node.fn == "mul" and len(_factors(node)) > 2:
+            return self.product(_factors(node))
+        return self.apply(node.fn, [self.emit(a) for a in node.args])
+
+    def apply(self, fn: str, args: list[Val]) -> Val:
         axes = self.union(a.axes for a in args)
         codes = [_atom(self.align(a, axes)) for a in args]
-        code = function_template(node.fn).format(*codes)
-        self.step("elementwise", node.fn, axes)
+        code = function_template(fn).format(*codes)
+        self.step("elementwise", fn, axes)
         return Val(self.w.bind(code), axes)
+
+    def product(self, factors: list[ir.Expr]) -> Val:
+        """An elementwise product of several factors, the ones with fewest axes first: the
+        broadcast to the full shape then happens once, in the last multiplication."""
+        vals = sorted((self.emit(f) for f in factors), key=lambda v: len(v.axes))
+        value = vals[0]
+        for other in vals[1:]:
+            value = self.apply("mul", [value, other])
+        return value
 
     def _emit_Reduce(self, node: ir.Reduce) -> Val:
         if node.op == "sum":
