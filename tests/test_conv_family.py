@@ -155,7 +155,8 @@ def loop_same_conv2d(x, k, mode):
         for j in range(w):
             for a in range(kh):
                 for b in range(kw):
-                    ii, jj = boundary_index(i + a - ph, h, mode), boundary_index(j + b - pw, w, mode)
+                    ii = boundary_index(i + a - ph, h, mode)
+                    jj = boundary_index(j + b - pw, w, mode)
                     if ii is not None and jj is not None:
                         y[i, j] += x[ii, jj] * k[a, b]
     return y

@@ -25,7 +25,7 @@ def conv_programs(draw):
     fn = draw(st.sampled_from(FUNCTIONS))
     first = f"Z[o, i] = {fn.format(*['(' + read + ' * K[o, c, a] + B[o])'] * fn.count('{}'))}"
     reduction = draw(st.sampled_from(["sum", "max", "min", "mean", "none"]))
-    window = f"Z[o, 2*i + p]" if out >= 2 else "Z[o, i + p]"
+    window = "Z[o, 2*i + p]" if out >= 2 else "Z[o, i + p]"
     second = (f"P[o, i] = {reduction}({window})   where p < 2" if reduction != "none" and out >= 2
               else "P[o, i] = Z[o, i] * Z[o, i]")
     where = f"   where i in 0:{out}"

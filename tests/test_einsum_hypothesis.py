@@ -64,7 +64,8 @@ def check(problem):
     assert set(prog.inputs) == set(arrays)
     y = got["Y"]
     assert np.shape(y) == np.shape(expected), (spec, subscripts, np.shape(y))
-    np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-9, err_msg=f"{spec}  ~  {subscripts}")
+    np.testing.assert_allclose(y, expected, rtol=1e-9, atol=1e-9,
+                               err_msg=f"{spec}  ~  {subscripts}")
     return spec, prog, arrays, y
 
 

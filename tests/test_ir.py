@@ -37,12 +37,14 @@ PROGRAMS = [
     "  where i in 0:H, j in 0:W"),
     "Y[n, c, i, j] = X[n, c, i + a, j + b] * K[c, a, b]",
     "Y[n, o, i, j] = X[n, c, i, j] * W[o, c]",
-    "Z[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b] + B[o]\nY[n, o, i, j] = relu(Z[n, o, i, j])",
+    "Z[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b] + B[o]\n"
+    "Y[n, o, i, j] = relu(Z[n, o, i, j])",
     "input K[A]\nY[i] = X[i + a] * K[A - 1 - a]",
     "P[n, c, i, j] = max(Y[n, c, 2*i + p, 2*j + q])   where p < 2, q < 2",
     "A[n, c, i, j] = mean(Y[n, c, 2*i + p, 2*j + q])  where p < 2, q < 2",
     "G[n, c] = mean(X[n, c, i, j])",
-    "M[n] = max(X[n, k])\nE[n, k] = exp(X[n, k] - M[n])\nS[n] = sum(E[n, k])\nP[n, k] = E[n, k] / S[n]",
+    "M[n] = max(X[n, k])\nE[n, k] = exp(X[n, k] - M[n])\nS[n] = sum(E[n, k])\n"
+    "P[n, k] = E[n, k] / S[n]",
     # einsum
     "Y[i, k] = A[i, j] * B[j, k]",
     "L = A[i, j] * B[j, i]",
