@@ -160,17 +160,24 @@ class NumpyEmitter(Printer):
         if info.first:
             self.w.line(f"{target} = {self.zeros(info.target_shape)}")
         pads = info.lhs_pads
-        if any(w != 0 for pair in pads for w in pair):
-            padded = [s + lo + hi for s, (lo, hi) in zip(info.target_shape, pads)]
-            buffer = self.w.bind(self.zeros(padded), "writes that fall outside, to fold back")
-            self.scatter(stmt, buffer, value, [lo for lo, _ in pads])
-            widths = ", ".join(f"({self.size(lo)}, {self.size(hi)})" for lo, hi in pads)
-            modes = stmt.lhs().index
-            self.w.line(f"{target} += rt.fold({buffer}, ({widths},), "
-                        f"{tuple(ix.mode for ix in modes)})")
-            self.step("fold", f"{stmt.target}: boundary writes folded back", ())
+        if not any(w != 0 for pair in pads for w in pair):
+            self.scatter(stmt, target, value, [0] * len(stmt.index))
             return
+        widths = self.w.bind("(" + "".join(f"({self.size(lo)}, {self.size(hi)}), "
+                                           for lo, hi in pads) + ")")
+        self.w.line(f"if any(lo or hi for lo, hi in {widths}):   # writes fall outside: fold")
+        self.w.indent += 1
+        padded = [s + lo + hi for s, (lo, hi) in zip(info.target_shape, pads)]
+        buffer = self.w.bind(self.zeros(padded))
+        self.scatter(stmt, buffer, value, [lo for lo, _ in pads])
+        modes = tuple(ix.mode for ix in stmt.lhs().index)
+        self.w.line(f"{target} += rt.fold({buffer}, {widths}, {modes})")
+        self.w.indent -= 1
+        self.w.line("else:")
+        self.w.indent += 1
         self.scatter(stmt, target, value, [0] * len(stmt.index))
+        self.w.indent -= 1
+        self.step("fold", f"{stmt.target}: writes outside folded back (when any)", ())
 
     def zeros(self, shape) -> str:
         return f"np.zeros({_tuple(self.size(s) for s in shape)}, dt)"
