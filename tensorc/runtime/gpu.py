@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from ..errors import TensorcError
+from . import kernels
 from .kernels import PAD_MODES, _source, gather_wins  # noqa: F401  (pure Python, shared)
 
 THREADS = 256
@@ -91,31 +92,12 @@ def view(x, start, steps, shape):
     >>> view(np.arange(6.0), (1,), ((2,), (1,)), (2, 2)).tolist()   # doctest: +SKIP
     [[1.0, 2.0], [3.0, 4.0]]
     """
-    cp = require()
-    shape = tuple(int(s) for s in shape)
-    if 0 in shape or x.size == 0:
-        return cp.zeros(shape, x.dtype)
-    strides = tuple(int(np.dot(step, x.strides)) if x.ndim else 0 for step in steps)
-    base = x[tuple(slice(int(s), None) for s in start)] if x.ndim else x[...]
-    return cp.lib.stride_tricks.as_strided(base, shape, strides)
+    return kernels.view(x, start, steps, shape, xp=require())
 
 
 def on_diagonal(value, axes, pairs, shape, dtype):
     """``kernels.on_diagonal`` on the device: ``value`` written where each pair is equal."""
-    cp = require()
-    shape = tuple(int(s) for s in shape)
-    out = cp.zeros(shape, dtype)
-    drop = {v for _, v in pairs}
-    strides = list(out.strides)
-    for u, v in pairs:
-        strides[u] += out.strides[v]
-    keep = [a for a in range(len(shape)) if a not in drop]
-    view_ = cp.lib.stride_tricks.as_strided(out, [shape[a] for a in keep],
-                                            [strides[a] for a in keep])
-    index = tuple(slice(None) if a in axes else None for a in keep)
-    order = sorted(range(len(axes)), key=lambda k: axes[k])
-    view_[...] = cp.transpose(value, order)[index] if value.ndim else value
-    return out
+    return kernels.on_diagonal(value, axes, pairs, shape, dtype, xp=require())
 
 
 def pad(x, widths, modes):

@@ -21,7 +21,7 @@ def result_type(*arrays) -> np.dtype:
     return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
 
 
-def view(x: np.ndarray, start, steps, shape) -> np.ndarray:
+def view(x: np.ndarray, start, steps, shape, xp=np) -> np.ndarray:
     """A zero-copy affine view: ``out[v...] = x[start + sum_v v * steps[v]]``.
 
     ``steps`` holds, for each axis of the view, how far one step along it moves in each
@@ -32,9 +32,11 @@ def view(x: np.ndarray, start, steps, shape) -> np.ndarray:
     """
     shape = tuple(int(s) for s in shape)
     if 0 in shape or x.size == 0:
-        return np.zeros(shape, x.dtype)
+        return xp.zeros(shape, x.dtype)
     strides = tuple(int(np.dot(step, x.strides)) if x.ndim else 0 for step in steps)
     base = x[tuple(slice(int(s), None) for s in start)] if x.ndim else x[...]
+    if xp is not np:        # CuPy's as_strided has no writeable flag
+        return xp.lib.stride_tricks.as_strided(base, shape, strides)
     return as_strided(base, shape, strides, writeable=False)
 
 
@@ -214,7 +216,7 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     return np.moveaxis(onehot, range(x.ndim), [*kept, *axes])
 
 
-def on_diagonal(value: np.ndarray, axes, pairs, shape, dtype) -> np.ndarray:
+def on_diagonal(value: np.ndarray, axes, pairs, shape, dtype, xp=np) -> np.ndarray:
     """A zero tensor of ``shape`` holding ``value`` where each pair of axes is equal:
     ``out[..., u, ..., v, ...] = delta(u, v) * value`` without building the delta.
 
@@ -225,14 +227,15 @@ def on_diagonal(value: np.ndarray, axes, pairs, shape, dtype) -> np.ndarray:
     [[2.0, 0.0], [0.0, 2.0]]
     """
     shape = tuple(int(s) for s in shape)
-    out = np.zeros(shape, dtype)
+    out = xp.zeros(shape, dtype)
     drop = {v for _, v in pairs}
     strides = list(out.strides)
     for u, v in pairs:
         strides[u] += out.strides[v]
     keep = [a for a in range(len(shape)) if a not in drop]
-    view = as_strided(out, [shape[a] for a in keep], [strides[a] for a in keep])
+    diagonal = xp.lib.stride_tricks.as_strided(out, [shape[a] for a in keep],
+                                               [strides[a] for a in keep])
     index = tuple(slice(None) if a in axes else None for a in keep)
     order = sorted(range(len(axes)), key=lambda k: axes[k])
-    view[...] = np.transpose(value, order)[index] if value.ndim else value
+    diagonal[...] = xp.transpose(value, order)[index] if value.ndim else value
     return out
