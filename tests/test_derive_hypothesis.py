@@ -49,3 +49,38 @@ def test_random_program_gradients_match_finite_differences(case, seed):
         expected = numeric_vjp(lambda a: full(**a)["L"], arrays, name, 1.0)
         np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
                                    err_msg=src)
+
+
+@st.composite
+def einsum_programs(draw):
+    """Random contractions (with repeated indices: diagonals) under a random function,
+    followed by a second contraction into a scalar."""
+    letters = "ijkl"
+    sizes = {c: draw(st.integers(1, 3)) for c in letters}
+    operands = [draw(st.lists(st.sampled_from(letters), min_size=1, max_size=3))
+                for _ in range(draw(st.integers(1, 3)))]
+    used = sorted({c for idx in operands for c in idx})
+    out = draw(st.lists(st.sampled_from(used), unique=True, min_size=1, max_size=len(used)))
+    fn = draw(st.sampled_from(FUNCTIONS))
+    product = " * ".join(f"{'ABC'[k]}[{', '.join(idx)}]" for k, idx in enumerate(operands))
+    inner = f"({product})"
+    first = f"Y[{', '.join(out)}] = {fn.format(*[inner] * fn.count('{}'))}"
+    second = f"L = sum(Y[{', '.join(out)}] * D[{', '.join(out)}])"
+    shapes = {"ABC"[k]: tuple(sizes[c] for c in idx) for k, idx in enumerate(operands)}
+    shapes["D"] = tuple(sizes[c] for c in out)
+    return f"{first}\n{second}", shapes
+
+
+@settings(max_examples=40, deadline=None)
+@given(einsum_programs(), st.integers(0, 2**31 - 1))
+def test_random_einsum_gradients_match_finite_differences(case, seed):
+    src, shapes = case
+    rng = np.random.default_rng(seed)
+    arrays = {k: rng.standard_normal(s) * 0.5 for k, s in shapes.items()}
+    wrt = [k for k in shapes if k != "D"]
+    forward = tc.compile(src)
+    grads = tc.grad(src, of="L", wrt=wrt)(**arrays)
+    for name in wrt:
+        expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, name, 1.0)
+        np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
+                                   err_msg=src)
