@@ -84,3 +84,21 @@ def test_random_einsum_gradients_match_finite_differences(case, seed):
         expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, name, 1.0)
         np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
                                    err_msg=src)
+
+
+@settings(max_examples=25, deadline=None)
+@given(einsum_programs(), st.integers(0, 2**31 - 1))
+def test_random_hessians_match_differences_of_the_gradient(case, seed):
+    """tc.hessian against central differences of tc.grad (diagonal reads included)."""
+    src, shapes = case
+    rng = np.random.default_rng(seed)
+    arrays = {k: rng.standard_normal(s) * 0.5 for k, s in shapes.items()}
+    gradient = tc.grad(src, of="L", wrt=["A"])
+    hessian = tc.hessian(src, of="L", wrt="A")(**arrays)["H"]
+    n = arrays["A"].size
+    expected = np.zeros((n, n))
+    for col in range(n):
+        unit = np.eye(n)[col].reshape(arrays["A"].shape)
+        expected[:, col] = numeric_vjp(lambda a: gradient(**a)["dA"], arrays, "A", unit).ravel()
+    np.testing.assert_allclose(hessian.reshape(n, n), expected, rtol=1e-4, atol=1e-5,
+                               err_msg=src)

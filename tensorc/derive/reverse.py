@@ -106,8 +106,9 @@ def _check_order(program: ir.Program, active: set[str]) -> None:
 def _of_names(program: ir.Program, of: str, rank: int) -> tuple[str, ...]:
     """Index names for ``of``: those of its first plain write, else o, o2, ..."""
     for stmt in program.stmts:
-        if stmt.target == of and all(a.plain() for a in stmt.index):
-            return tuple(a.plain() for a in stmt.index)
+        plain = [a.plain() for a in stmt.index]
+        if stmt.target == of and all(plain) and len(set(plain)) == len(plain):
+            return tuple(plain)
     return tuple("o" if d == 0 else f"o{d + 1}" for d in range(rank))
 
 
@@ -160,8 +161,9 @@ def _prefix(stmt: ir.Stmt, bases: tuple[str, ...], taken: set[str],
             seeding: bool) -> tuple[str, ...]:
     """Names for the indices of ``of`` in front of every Jacobian adjoint: the names the
     statement writing ``of`` uses, made distinct from this statement's own."""
-    if seeding and all(a.plain() for a in stmt.index):
-        return tuple(a.plain() for a in stmt.index)
+    plain = [a.plain() for a in stmt.index]
+    if seeding and all(plain) and len(set(plain)) == len(plain):
+        return tuple(plain)
     used = set(taken)
     return tuple(base if base not in used and not used.add(base) else _take(base, used)
                  for base in bases)
@@ -192,9 +194,29 @@ def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names:
             deltas.append(ir.Delta(ir.Affine.of(o), lhs))
     index = tuple(ir.Index(alg.affine(ix.expr, renames), ix.mode) for ix in index)
     factor = alg.substitute(factor, renames)
+    deltas, solved = _solve_seed_deltas(deltas, plain_in_leaf, set(prefix))
+    index = tuple(ir.Index(alg.affine(ix.expr, solved), ix.mode) for ix in index)
+    factor = alg.substitute(factor, solved)
     for delta in reversed(deltas):
         factor = alg.mul(delta, factor)
     return index, factor
+
+
+def _solve_seed_deltas(deltas, plain_in_leaf: set, prefix: set):
+    """``delta(o, v)`` with ``v`` a summed index (not on the new left side): ``v := o``.
+    (``v`` ranges like ``o``: both sweep the same dimension of ``of``.) A diagonal write
+    ``of[i, i]`` leaves ``delta(o2, o)``."""
+    solved: dict[str, ir.Affine] = {}
+    kept = []
+    for delta in deltas:
+        v = delta.b.plain()
+        if v is None or v in plain_in_leaf or v in prefix:
+            kept.append(delta)
+        elif v in solved:
+            kept.append(ir.Delta(delta.a, solved[v]))
+        else:
+            solved[v] = delta.a
+    return [ir.Delta(d.a, alg.affine(d.b, solved)) for d in kept], solved
 
 
 def _cancel_counts(factor: ir.Expr, lhs) -> ir.Expr:
