@@ -194,7 +194,8 @@ def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names:
             deltas.append(ir.Delta(ir.Affine.of(o), lhs))
     index = tuple(ir.Index(alg.affine(ix.expr, renames), ix.mode) for ix in index)
     factor = alg.substitute(factor, renames)
-    deltas, solved = _solve_seed_deltas(deltas, plain_in_leaf, set(prefix))
+    on_left = {n for ix in index for n in ix.expr.names()}
+    deltas, solved = _solve_seed_deltas(deltas, on_left, set(prefix))
     index = tuple(ir.Index(alg.affine(ix.expr, solved), ix.mode) for ix in index)
     factor = alg.substitute(factor, solved)
     for delta in reversed(deltas):
@@ -202,7 +203,7 @@ def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names:
     return index, factor
 
 
-def _solve_seed_deltas(deltas, plain_in_leaf: set, prefix: set):
+def _solve_seed_deltas(deltas, on_left: set, prefix: set):
     """``delta(o, v)`` with ``v`` a summed index (not on the new left side): ``v := o``.
     (``v`` ranges like ``o``: both sweep the same dimension of ``of``.) A diagonal write
     ``of[i, i]`` leaves ``delta(o2, o)``."""
@@ -210,7 +211,7 @@ def _solve_seed_deltas(deltas, plain_in_leaf: set, prefix: set):
     kept = []
     for delta in deltas:
         v = delta.b.plain()
-        if v is None or v in plain_in_leaf or v in prefix:
+        if v is None or v in on_left or v in prefix:
             kept.append(delta)
         elif v in solved:
             kept.append(ir.Delta(delta.a, solved[v]))
