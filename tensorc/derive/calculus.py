@@ -77,7 +77,8 @@ def _with_sigmoid(e: sp.Expr) -> sp.Expr:
     for s in out.atoms(_sigmoid):       # exp(-u) * sigmoid(u)**2 = sigmoid(u) * (1 - sigmoid(u))
         u = s.args[0]
         out = sp.simplify(out.subs(sp.exp(-u), (1 - s) / s)) if out.has(sp.exp(-u)) else out
-    return out
+    return out.replace(lambda n: isinstance(n, _sigmoid) and n.args[0].could_extract_minus_sign(),
+                       lambda n: 1 - _sigmoid(-n.args[0]))    # sigmoid(-u) = 1 - sigmoid(u)
 
 
 def _agree(a: sp.Expr, b: sp.Expr, x: sp.Symbol) -> bool:
