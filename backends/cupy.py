@@ -25,10 +25,9 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter
 
 from tensorc.ir import nodes as ir
-from tensorc.language.functions import FUNCTIONS
 
 from .base import Val, Writer, extent_name
-from .numpy import NumpyEmitter, _factors
+from .numpy import NumpyEmitter, printed_template
 
 
 class CudaFunctionPrinter(C99CodePrinter):
@@ -56,14 +55,7 @@ def c_template(name: str) -> str:
     >>> c_template("relu"), c_template("gt")
     ('fmax(T(0), {0})', '(({0} > {1}) ? T(1) : T(0))')
     """
-    fn = FUNCTIONS[name]
-    slots = {p: sp.Symbol(f"SLOT{k}", real=True) for k, p in enumerate(fn.params)}
-    expr = fn.evaluated.xreplace(slots).replace(
-        lambda e: e.is_number and not e.is_Integer, lambda e: sp.Float(e, 17))
-    code = CudaFunctionPrinter().doprint(expr)
-    for k in range(fn.arity):
-        code = code.replace(f"SLOT{k}", f"{{{k}}}")
-    return code
+    return printed_template(name, CudaFunctionPrinter())
 
 
 def _bare_slots(template: str) -> set[int]:
@@ -280,7 +272,7 @@ class CupyEmitter(NumpyEmitter):
         return self.reduction(node.op, body, node.over)
 
     def contraction(self, node: ir.Reduce) -> Val:
-        factors = [f for f in _factors(node.body) if not isinstance(f, ir.Const)]
+        factors = [f for f in ir.factors(node.body) if not isinstance(f, ir.Const)]
         self.summing = set(node.over)
         values = {f: self.emit(f) for f in factors if isinstance(f, ir.Call)}
         self.summing = set()

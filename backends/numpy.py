@@ -11,6 +11,7 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.printer import print_access, print_stmt
 from tensorc.language.functions import FUNCTIONS
 from tensorc.language.ranges import Analysis, StmtRanges, to_sympy
+from tensorc.plan.lower import choice_costs
 
 from .base import (Printer, SizePrinter, Step, Val, Writer, extent_name, size_name,
                    tensor_name)
@@ -55,12 +56,18 @@ def function_template(name: str) -> str:
     >>> function_template("relu")
     'np.maximum({0}, 0)'
     """
+    # Numbers print as Python floats: NumPy scalars would promote float32 to float64.
+    return printed_template(name, FunctionPrinter())
+
+
+def printed_template(name: str, printer) -> str:
+    """A function's stable form printed by ``printer``, with {0}, {1}... for its arguments
+    (non-integer numbers as 17-digit floats)."""
     fn = FUNCTIONS[name]
     slots = {p: sp.Symbol(f"SLOT{k}", real=True) for k, p in enumerate(fn.params)}
-    # Numbers print as Python floats: NumPy scalars would promote float32 to float64.
     expr = fn.evaluated.xreplace(slots).replace(
         lambda e: e.is_number and not e.is_Integer, lambda e: sp.Float(e, 17))
-    code = FunctionPrinter().doprint(expr)
+    code = printer.doprint(expr)
     for k in range(fn.arity):
         code = code.replace(f"SLOT{k}", f"{{{k}}}")
     return code
@@ -129,11 +136,9 @@ class NumpyEmitter(Printer):
     def choice(self, k: int, stmt: ir.Stmt, info: StmtRanges) -> None:
         """A scatter that can also run as a gather: emit both, chosen by cost at run time."""
         gather, gather_info = self.alternatives[k]
-        costs = [self.size(sp.Mul(*(hi - lo for lo, hi in i.ranges.values())))
-                 for i in (info, gather_info)]
-        temp = self.size(sp.Mul(*(info.extent(n) for n in _axis_order(stmt))))
+        costs = ", ".join(self.size(c) for c in choice_costs(stmt, info, gather_info))
         self.w.line()
-        self.w.line(f"if rt.gather_wins({costs[0]}, {costs[1]}, {temp}):")
+        self.w.line(f"if rt.gather_wins({costs}):")
         self.w.indent += 1
         self.statement(gather, gather_info)
         self.branch_steps[k] = self.steps.pop()
@@ -296,8 +301,8 @@ class NumpyEmitter(Printer):
         return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}")'), body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
-        if node.fn == "mul" and len(_factors(node)) > 2:
-            return self.product(_factors(node))
+        if node.fn == "mul" and len(ir.factors(node)) > 2:
+            return self.product(ir.factors(node))
         return self.apply(node.fn, [self.emit(a) for a in node.args])
 
     def apply(self, fn: str, args: list[Val]) -> Val:
@@ -327,7 +332,7 @@ class NumpyEmitter(Printer):
 
     def contraction(self, node: ir.Reduce) -> Val:
         consts, factors = [], []
-        for factor in _factors(node.body):
+        for factor in ir.factors(node.body):
             (consts if isinstance(factor, ir.Const) else factors).append(factor)
         diagonal = _diagonal_deltas(factors, node.over)
         if diagonal:
@@ -388,12 +393,6 @@ class NumpyEmitter(Printer):
             return code
         index = ", ".join(":" if n in val.axes else "None" for n in axes)
         return f"{_atom(code)}[{index}]"
-
-
-def _factors(expr: ir.Expr) -> list[ir.Expr]:
-    if isinstance(expr, ir.Call) and expr.fn == "mul":
-        return _factors(expr.args[0]) + _factors(expr.args[1])
-    return [expr]
 
 
 def _axis_order(stmt: ir.Stmt) -> list[str]:

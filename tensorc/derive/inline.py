@@ -71,14 +71,8 @@ def _substitute(reader: ir.Stmt, stmt: ir.Stmt) -> ir.Stmt:
     names = {a.plain(): ix.expr for a, ix in zip(stmt.index, read.index)}
     taken = set(ir.index_names(reader.expr)) | {n for a in reader.index for n in a.names()}
     used = taken | set(ir.index_names(stmt.expr)) | set(names)
-
-    def fresh(base):
-        for k in range(2, 1000):
-            if f"{base}{k}" not in used:
-                used.add(f"{base}{k}")
-                return f"{base}{k}"
-        raise AssertionError("no fresh name")  # pragma: no cover
-    body = alg.substitute(alg.rename_bound(stmt.expr, taken, fresh), names)
+    renamed = alg.rename_bound(stmt.expr, taken, lambda n: ir.fresh_name(n, used))
+    body = alg.substitute(renamed, names)
     expr = _replace(reader.expr, read, body)
     return dataclasses.replace(reader, expr=alg.tidy(_flatten_sums(expr)))
 
@@ -135,7 +129,7 @@ def _eliminate_deltas(program: ir.Program) -> ir.Program:
 
 
 def _removable(expr: ir.Reduce, info, analysis):
-    for factor in _product(expr.body):
+    for factor in ir.factors(expr.body):
         if not isinstance(factor, ir.Delta):
             continue
         a, b = factor.a.plain(), factor.b.plain()
@@ -176,12 +170,6 @@ def _canonical(size, analysis) -> sp.Expr:
     return size
 
 
-def _product(e: ir.Expr) -> list[ir.Expr]:
-    if isinstance(e, ir.Call) and e.fn == "mul":
-        return _product(e.args[0]) + _product(e.args[1])
-    return [e]
-
-
 def _drop(e: ir.Expr, factor: ir.Expr) -> ir.Expr:
     if e == factor:
         return alg.ONE
@@ -203,7 +191,7 @@ def factor_deltas(program: ir.Program, name: str) -> tuple[ir.Program, str]:
     lhs = [a.plain() for a in stmt.index]
     over, body = (stmt.expr.over, stmt.expr.body) if isinstance(stmt.expr, ir.Reduce) \
         and stmt.expr.op == "sum" else ((), stmt.expr)
-    deltas = [f for f in _product(body) if isinstance(f, ir.Delta) and f.a.plain() in lhs
+    deltas = [f for f in ir.factors(body) if isinstance(f, ir.Delta) and f.a.plain() in lhs
               and f.b.plain() in lhs]
     for delta in deltas:
         body = alg.substitute(_drop(body, delta), {delta.b.plain(): delta.a})

@@ -43,7 +43,7 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
     """The program followed by the statements of its reverse pass."""
     active = _active(program, request)
     forward = analyse(program)
-    ranks = _ranks(program)
+    ranks = program.ranks()
     out = _Derived()
     of_names = _of_names(program, request.of, ranks[request.of])
     for k in reversed(range(len(program.stmts))):
@@ -112,15 +112,6 @@ def _of_names(program: ir.Program, of: str, rank: int) -> tuple[str, ...]:
     return tuple("o" if d == 0 else f"o{d + 1}" for d in range(rank))
 
 
-def _ranks(program: ir.Program) -> dict[str, int]:
-    ranks = {m: r for d in program.decls for m, r in zip(d.like, d.like_ranks)}
-    ranks.update({d.tensor: len(d.dims) for d in program.decls if not d.like})
-    ranks.update({s.target: len(s.index) for s in program.stmts})
-    for stmt in program.stmts:
-        ranks.update({a.tensor: len(a.index) for a in ir.accesses(stmt.expr)})
-    return ranks
-
-
 # --- contributions of one statement ----------------------------------------------
 def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str, ...],
                    sweeps):
@@ -164,9 +155,11 @@ def _prefix(stmt: ir.Stmt, bases: tuple[str, ...], taken: set[str],
     plain = [a.plain() for a in stmt.index]
     if seeding and all(plain) and len(set(plain)) == len(plain):
         return tuple(plain)
-    used = set(taken)
-    return tuple(base if base not in used and not used.add(base) else _take(base, used)
-                 for base in bases)
+    used, names = set(taken), []
+    for base in bases:
+        names.append(base if base not in used else ir.fresh_name(base, used))
+        used.add(names[-1])
+    return tuple(names)
 
 
 def _seed(stmt: ir.Stmt, request: Request, prefix, seeding: bool) -> ir.Expr:
@@ -188,7 +181,8 @@ def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names:
         if lhs.plain() == o and o not in plain_in_leaf:
             continue
         if lhs.plain() == o:
-            renames[o] = ir.Affine.of(_fresh(o, names | {r.plain() for r in renames.values()}))
+            renames[o] = ir.Affine.of(
+                ir.fresh_name(o, names | {r.plain() for r in renames.values()}))
             deltas.append(ir.Delta(ir.Affine.of(o), renames[o]))
         else:
             deltas.append(ir.Delta(ir.Affine.of(o), lhs))
@@ -251,27 +245,13 @@ def _summed(factor: ir.Expr, free, lhs: tuple[ir.Index, ...], names: set[str]) -
     free = tuple(n for n in ir.free_names(factor) if n in free)
     taken = set(ir.free_names(factor)) | kept
     used = set(names)
-    factor = alg.rename_bound(factor, taken, lambda n: _take(n, used))
+    factor = alg.rename_bound(factor, taken, lambda n: ir.fresh_name(n, used))
     return ir.Reduce("sum", free, factor) if free else factor
 
 
 def _where(stmt: ir.Stmt, body: ir.Expr, lhs) -> tuple[ir.Range, ...]:
     used = set(ir.index_names(body)) | {n for ix in lhs for n in ix.expr.names()}
     return tuple(r for r in stmt.where if r.index in used)
-
-
-def _fresh(base: str, taken: set[str]) -> str:
-    for k in range(2, 1000):
-        name = f"{base}{k}"
-        if name not in taken:
-            return name
-    raise AssertionError("no fresh name")  # pragma: no cover
-
-
-def _take(base: str, used: set[str]) -> str:
-    name = _fresh(base, used)
-    used.add(name)
-    return name
 
 
 # --- writing the derived statements ----------------------------------------------

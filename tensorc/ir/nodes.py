@@ -205,6 +205,15 @@ class Program:
         shapes = [m for d in self.decls for m in d.like if m not in written]  # sizes only
         return tuple(dict.fromkeys([*declared, *found, *shapes]))
 
+    def ranks(self) -> dict[str, int]:
+        """The number of dimensions of every tensor the program names."""
+        ranks = {m: r for d in self.decls for m, r in zip(d.like, d.like_ranks)}
+        ranks.update({d.tensor: len(d.dims) for d in self.decls if not d.like})
+        for stmt in self.stmts:
+            ranks[stmt.target] = len(stmt.index)
+            ranks.update({a.tensor: len(a.index) for a in accesses(stmt.expr)})
+        return ranks
+
 
 def walk(expr: Expr) -> Iterator[Expr]:
     """Every node of an expression tree, parents before children."""
@@ -246,3 +255,19 @@ def free_names(expr: Expr) -> tuple[str, ...]:
     for child in expr.children():
         found.update(dict.fromkeys(free_names(child)))
     return tuple(found)
+
+
+def factors(expr: Expr) -> list[Expr]:
+    """The factors of a product (nested ``mul`` calls flattened), in order."""
+    if isinstance(expr, Call) and expr.fn == "mul":
+        return factors(expr.args[0]) + factors(expr.args[1])
+    return [expr]
+
+
+def fresh_name(base: str, taken: set[str]) -> str:
+    """``base2``, ``base3``, ...: the first not in ``taken``, which it joins."""
+    k = 2
+    while f"{base}{k}" in taken:
+        k += 1
+    taken.add(f"{base}{k}")
+    return f"{base}{k}"

@@ -111,7 +111,7 @@ def _scatter_extents(program: ir.Program, analysis: Analysis) -> dict:
 def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
     decls = {d.tensor: d for d in program.decls}
     analysis.likes.update({d.tensor: d.like for d in program.decls if d.like})
-    ranks = _ranks(program)
+    ranks = program.ranks()
     for tensor in program.inputs:
         decl = decls.get(tensor)
         if decl is not None and decl.like:
@@ -130,15 +130,6 @@ def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
                 analysis.bindings.setdefault(name, actual)
                 shape.append(size_symbol(name))
         analysis.shapes[tensor] = tuple(shape)
-
-
-def _ranks(program: ir.Program) -> dict[str, int]:
-    ranks = {m: r for d in program.decls for m, r in zip(d.like, d.like_ranks)}
-    ranks.update({d.tensor: len(d.dims) for d in program.decls if not d.like})
-    for stmt in program.stmts:
-        for acc in ir.accesses(stmt.expr):
-            ranks.setdefault(acc.tensor, len(acc.index))
-    return ranks
 
 
 def to_sympy(a: ir.Affine) -> sp.Expr:

@@ -44,7 +44,7 @@ def _as_gather(stmt: ir.Stmt, analysis: Analysis) -> ir.Stmt | None:
         if pair is None or not isinstance(size, sp.Symbol):
             return None
         out, kernel = pair
-        h = _fresh(out, taken)
+        h = ir.fresh_name(out, taken)
         names[out] = ir.Affine.of(h).minus(ir.Affine.of(kernel)).shift(-a.const)
         index.append(ir.Affine.of(h))
         where.append(ir.Range(h, ir.Affine(), ir.Affine.symbol(size.name)))
@@ -91,9 +91,10 @@ def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
     return uses == 1
 
 
-def _fresh(base: str, taken: set[str]) -> str:
-    for k in range(2, 1000):
-        if f"{base}{k}" not in taken:
-            taken.add(f"{base}{k}")
-            return f"{base}{k}"
-    raise AssertionError("no fresh name")  # pragma: no cover
+
+def choice_costs(stmt: ir.Stmt, info, gather_info) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """What ``rt.gather_wins`` weighs, as size expressions: the scatter's and the gather's
+    work (the product of their index extents) and the size of the scatter's temporary."""
+    work = [sp.Mul(*(hi - lo for lo, hi in i.ranges.values())) for i in (info, gather_info)]
+    names = dict.fromkeys(n for a in stmt.index for n in a.names())
+    return work[0], work[1], sp.Mul(*(info.extent(n) for n in names))

@@ -9,6 +9,7 @@ import sympy as sp
 from ..backends.base import Step
 from ..ir.printer import print_stmt
 from ..runtime.kernels import gather_wins
+from .lower import choice_costs
 from ..runtime.contract import contraction_cost
 
 
@@ -83,11 +84,8 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
 def _chosen(stmt, info, steps, choice, values):
     """The form of a scatter that runs at these shapes, as the generated code decides."""
     gather, gather_info, gather_steps = choice
-    scatter_flops, gather_flops = (math.prod(_extents(i, values).values())
-                                   for i in (info, gather_info))
-    names = {n for a in stmt.index for n in a.names()}
-    temporary = math.prod(v for n, v in _extents(info, values).items() if n in names)
-    if gather_wins(scatter_flops, gather_flops, temporary):
+    costs = (int(sp.sympify(c).subs(values)) for c in choice_costs(stmt, info, gather_info))
+    if gather_wins(*costs):
         note = Step("choice", "the scatter runs as a gather (full correlation, flipped kernel)")
         return gather, gather_info, [note, *gather_steps]
     note = Step("choice", "the scatter runs as strided adds (its gather form costs more)")

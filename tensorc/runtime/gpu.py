@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import TensorcError
 from . import kernels
-from .kernels import PAD_MODES, _source, gather_wins  # noqa: F401  (pure Python, shared)
+from .kernels import gather_wins  # noqa: F401  (re-exported for generated code)
 
 THREADS = 256
 MAX_BLOCKS = 4096
@@ -102,23 +102,12 @@ def on_diagonal(value, axes, pairs, shape, dtype):
 
 def pad(x, widths, modes):
     """Pad each dimension with its boundary mode through ``cupy.pad``, as ``kernels.pad``."""
-    cp = require()
-    widths = [(int(lo), int(hi)) for lo, hi in widths]
-    for mode in dict.fromkeys(modes):
-        these = [w if m == mode else (0, 0) for w, m in zip(widths, modes)]
-        if any(lo or hi for lo, hi in these):
-            x = cp.pad(x, these, mode=PAD_MODES[mode])
-    return x
+    return kernels.pad(x, widths, modes, xp=require())
 
 
 def delta(steps, const: int, shape, dtype):
     """Kronecker delta of an affine expression on the device, as ``kernels.delta``."""
-    cp = require()
-    value = cp.full((1,) * len(shape), const, dtype=cp.int64)
-    for axis, (step, size) in enumerate(zip(steps, shape)):
-        grid = cp.arange(int(size)).reshape([-1 if a == axis else 1 for a in range(len(shape))])
-        value = value + step * grid
-    return (value == 0).astype(dtype)
+    return kernels.delta(steps, const, shape, dtype, xp=require())
 
 
 def einsum(eq: str, *operands):
@@ -150,19 +139,7 @@ def reduce(x, axes: tuple[int, ...], op: str):
 
 def fold(padded, widths, modes):
     """The adjoint of :func:`pad` on the device, as ``kernels.fold``."""
-    cp = require()
-    x = padded
-    for axis, ((lo, hi), mode) in enumerate(zip(widths, modes)):
-        lo, hi = int(lo), int(hi)
-        if lo or hi:
-            moved = cp.moveaxis(x, axis, 0)
-            size = moved.shape[0] - lo - hi
-            out = moved[lo:lo + size].copy()
-            if mode != "zero" and size:
-                for k in [*range(lo), *range(lo + size, moved.shape[0])]:
-                    out[_source(k - lo, size, mode)] += moved[k]
-            x = cp.moveaxis(out, 0, axis)
-    return x
+    return kernels.fold(padded, widths, modes, xp=require())
 
 
 # --- raw kernels: scatter-add and arg-max masks ----------------------------------------

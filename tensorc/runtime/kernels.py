@@ -40,21 +40,21 @@ def view(x: np.ndarray, start, steps, shape, xp=np) -> np.ndarray:
     return as_strided(base, shape, strides, writeable=False)
 
 
-def pad(x: np.ndarray, widths, modes) -> np.ndarray:
+def pad(x: np.ndarray, widths, modes, xp=np) -> np.ndarray:
     """Pad each dimension with its boundary mode: zero, wrap, reflect or clamp."""
     widths = [(int(lo), int(hi)) for lo, hi in widths]
     for mode in dict.fromkeys(modes):
         these = [w if m == mode else (0, 0) for w, m in zip(widths, modes)]
         if any(lo or hi for lo, hi in these):
-            x = np.pad(x, these, mode=PAD_MODES[mode])
+            x = xp.pad(x, these, mode=PAD_MODES[mode])
     return x
 
 
-def delta(steps, const: int, shape, dtype) -> np.ndarray:
+def delta(steps, const: int, shape, dtype, xp=np) -> np.ndarray:
     """Kronecker delta of an affine expression: 1 where ``const + sum v*steps[v] == 0``."""
-    value = np.full((1,) * len(shape), const, dtype=np.int64)
+    value = xp.full((1,) * len(shape), const, dtype=xp.int64)
     for axis, (step, size) in enumerate(zip(steps, shape)):
-        grid = np.arange(int(size)).reshape([-1 if a == axis else 1 for a in range(len(shape))])
+        grid = xp.arange(int(size)).reshape([-1 if a == axis else 1 for a in range(len(shape))])
         value = value + step * grid
     return (value == 0).astype(dtype)
 
@@ -108,7 +108,7 @@ def gather_wins(scatter_flops: int, gather_flops: int, scatter_temporary: int) -
     return gather_flops <= 1.25 * scatter_flops or scatter_temporary > 2**24
 
 
-def fold(padded: np.ndarray, widths, modes) -> np.ndarray:
+def fold(padded: np.ndarray, widths, modes, xp=np) -> np.ndarray:
     """The adjoint of :func:`pad`: add each padded position back where it was read from.
 
     Zero padding drops what fell outside; wrap, reflect and clamp add it to the position
@@ -121,8 +121,8 @@ def fold(padded: np.ndarray, widths, modes) -> np.ndarray:
     for axis, ((lo, hi), mode) in enumerate(zip(widths, modes)):
         lo, hi = int(lo), int(hi)
         if lo or hi:
-            x = _fold_axis(np.moveaxis(x, axis, 0), lo, hi, mode)
-            x = np.moveaxis(x, 0, axis)
+            x = _fold_axis(xp.moveaxis(x, axis, 0), lo, hi, mode)
+            x = xp.moveaxis(x, 0, axis)
     return x
 
 
