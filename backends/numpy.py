@@ -54,7 +54,7 @@ def function_template(name: str) -> str:
     """The NumPy code of a function, with {0}, {1}... for its arguments.
 
     >>> function_template("relu")
-    'np.maximum({0}, 0)'
+    'np.maximum(0, {0})'
     """
     # Numbers print as Python floats: NumPy scalars would promote float32 to float64.
     return printed_template(name, FunctionPrinter())
