@@ -117,13 +117,20 @@ class Call(Expr):
 
 
 @dataclass(frozen=True)
-class Reduce(Expr):
+class _Across(Expr):
+    """An operation ``op`` of ``body`` across the indices ``over``."""
+
     op: str
     over: tuple[str, ...]
     body: Expr
 
     def children(self):
         return (self.body,)
+
+
+@dataclass(frozen=True)
+class Reduce(_Across):
+    """sum, max, min or mean of ``body`` over the indices ``over`` (which it binds)."""
 
 
 @dataclass(frozen=True)
@@ -140,16 +147,9 @@ class Count(Expr):
 
 
 @dataclass(frozen=True)
-class ArgMax(Expr):
+class ArgMax(_Across):
     """One-hot mask of the first largest (``op="max"``) or smallest value of ``body``
     over the indices ``over``, in index order: the derivative of max/min reductions."""
-
-    op: str
-    over: tuple[str, ...]
-    body: Expr
-
-    def children(self):
-        return (self.body,)
 
 
 @dataclass(frozen=True)
