@@ -12,7 +12,7 @@ from .plan.graph import prune
 from .plan.lower import gather_scatters
 from .runtime.program import Program
 
-BACKENDS = ("numpy", "cupy")
+BACKENDS = ("numpy", "cupy", "dask")
 
 
 def compile(source: str, backend: str = "numpy") -> Program:  # noqa: A001
@@ -66,5 +66,8 @@ def _emitter(backend: str):
     if backend == "cupy":
         from .backends.cupy import emit_module as emit_cupy
         return emit_cupy
+    if backend == "dask":
+        from .backends.dask import emit_module as emit_dask
+        return emit_dask
     from .backends.numpy import emit_module  # the top-level backends/ installs here
     return emit_module

@@ -33,6 +33,9 @@ class Program:
         namespace: dict = {}
         exec(compile(source, f"<tensorc:{backend}>", "exec"), namespace)  # noqa: S102
         self._run = namespace["program"]
+        runtime = namespace.get("rt")       # a backend's runtime may convert and finish
+        self._as_input = getattr(runtime, "as_input", _as_array)
+        self._compute = getattr(runtime, "compute", tuple)
         self._bound: dict[tuple, dict] = {}
         self._last_shapes: dict[str, tuple] | None = None
 
@@ -70,15 +73,23 @@ class Program:
         return plan_report(self, shapes)
 
     def __call__(self, /, **arrays) -> dict[str, np.ndarray]:
+        return dict(zip(self.outputs, self._compute(self._outputs(arrays))))
+
+    def lazy(self, /, **arrays) -> dict:
+        """The outputs before the backend computes them: lazy ``dask.array`` arrays for
+        ``backend="dask"`` (the graph, to compute, persist or inspect), arrays otherwise."""
+        return dict(zip(self.outputs, self._outputs(arrays)))
+
+    def _outputs(self, arrays: dict) -> tuple:
         missing = [n for n in self.inputs if n not in arrays]
         extra = [n for n in arrays if n not in self.inputs and n not in self.accepts]
         if missing or extra:
             raise InputError(_input_message(self.inputs, missing, extra))
-        values = [_as_array(arrays[n]) for n in self.inputs]
+        values = [self._as_input(arrays[n]) for n in self.inputs]
         shapes = {n: v.shape for n, v in zip(self.inputs, values)}
         self.bind(shapes)
         self._last_shapes = shapes
-        return dict(zip(self.outputs, self._run(*values)))
+        return self._run(*values)
 
     def bind(self, shapes: dict[str, tuple]) -> dict:
         """Check input shapes against the spec; the sizes of every dimension, cached."""
