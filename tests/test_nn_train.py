@@ -143,3 +143,21 @@ def test_train_command_rejects_a_model_that_does_not_fit_the_data(capsys):
     pytest.importorskip("sklearn")
     assert main(["train", "lenet5", "digits", "--no-progress"]) == 1
     assert "takes inputs" in capsys.readouterr().err
+
+
+def test_data_parallel_fit_on_dask_matches_numpy_step_for_step():
+    pytest.importorskip("dask.array")
+    x, y = blobs()
+    model = L.Sequential(L.Conv1d(1, 3, 2), L.ReLU(), L.Dropout(0.2), L.Flatten(),
+                         L.Linear(3, 2), input_shape=(1, 2))
+    runs = {}
+    for backend, chunk in [("numpy", None), ("dask", 4)]:
+        params = model.init(0)
+        hist = fit(model, params, optim.Adam(lr=0.05), (x[:, None, :], y), epochs=2,
+                   batch_size=16, progress=False, backend=backend, batch_chunk=chunk)
+        runs[backend] = hist, params
+    (h_np, p_np), (h_da, p_da) = runs["numpy"], runs["dask"]
+    np.testing.assert_allclose(h_da["train_loss"], h_np["train_loss"], rtol=1e-5)
+    for name in p_np:
+        np.testing.assert_allclose(p_da[name], p_np[name], rtol=1e-4, atol=1e-6)
+    assert h_np["train_loss"][1] != h_np["train_loss"][0]

@@ -58,7 +58,7 @@ def batch_order(n: int, batch_size: int, rng: Any) -> list[np.ndarray]:
     return [perm[k * batch_size:(k + 1) * batch_size] for k in range(n // batch_size)]
 
 
-def gradient_program(model, loss: str = "cross_entropy"):
+def gradient_program(model, loss: str = "cross_entropy", backend: str = "numpy"):
     """The compiled gradient program of ``model`` (in its current mode) plus ``loss``:
     inputs are the model's feed and the targets ``T``; outputs ``d<param>`` for every
     parameter and the forward tensors (``L``, the model output, batch statistics).
@@ -68,7 +68,7 @@ def gradient_program(model, loss: str = "cross_entropy"):
     >>> sorted(o for o in g.outputs if o.startswith("dfc"))
     ['dfc1_B', 'dfc1_W']
     """
-    return tc_grad(with_loss(model, loss), of="L", wrt=model.param_names)
+    return tc_grad(with_loss(model, loss), of="L", wrt=model.param_names, backend=backend)
 
 
 def _dtype(params: dict) -> np.dtype:
@@ -90,9 +90,23 @@ def _correct(logits: np.ndarray, y: np.ndarray) -> int:
     return int((logits.argmax(axis=1) == y).sum())
 
 
-def _run(prog, model, params: dict, x: np.ndarray, extra: dict, rng: Any) -> dict:
+def _run(prog, model, params: dict, x: np.ndarray, extra: dict, rng: Any,
+         batch_chunk: int | None = None) -> dict:
     feed = {**model.feed(params, x, rng), **extra}
-    return prog(**{k: v for k, v in feed.items() if k in prog.inputs})
+    feed = {k: v for k, v in feed.items() if k in prog.inputs}
+    if batch_chunk is not None:
+        feed = _chunk_batch(feed, params, model.state, batch_chunk)
+    return prog(**feed)
+
+
+def _chunk_batch(feed: dict, params: dict, state: dict, size: int) -> dict:
+    """Data parallel: every per-example input (the batch, targets, dropout masks) as a dask
+    array in chunks of ``size`` examples; parameters and running averages whole. Each
+    chunk's gradient is computed where it lies, and the parameter gradients (sums over the
+    chunked batch axis) are combined by dask's tree reduction."""
+    import dask.array as da
+    return {k: v if k in params or k in state else
+            da.from_array(v, chunks=(size, *np.shape(v)[1:])) for k, v in feed.items()}
 
 
 @contextmanager
@@ -149,9 +163,11 @@ def evaluate(model, params: dict, x: np.ndarray, y: np.ndarray, loss: str = "cro
 
 
 def train_epoch(model, params: dict, optimizer, prog, x: np.ndarray, y: np.ndarray,
-                batches: list[np.ndarray], loss: str, rng: Any, bar=None) -> dict[str, float]:
+                batches: list[np.ndarray], loss: str, rng: Any, bar=None,
+                batch_chunk: int | None = None) -> dict[str, float]:
     """One pass of gradient steps over ``batches`` (index arrays); mean training loss and
-    accuracy (in training mode, before each step's update).
+    accuracy (in training mode, before each step's update). With a Dask-backend ``prog``,
+    ``batch_chunk`` splits each batch into chunks of that many examples (data parallel).
 
     >>> from tensorc.nn import layers as nnl, optim
     >>> m = nnl.Sequential(nnl.Linear(2, 2), input_shape=(2,))
@@ -164,7 +180,8 @@ def train_epoch(model, params: dict, optimizer, prog, x: np.ndarray, y: np.ndarr
     dtype, seen, total, correct = _dtype(params), 0, 0.0, 0
     for idx in batches:
         xb, yb = x[idx], y[idx]
-        out = _run(prog, model, params, xb, {"T": _targets(model, yb, loss, dtype)}, rng)
+        out = _run(prog, model, params, xb, {"T": _targets(model, yb, loss, dtype)}, rng,
+                   batch_chunk)
         model.update_state(out, xb.shape)
         optimizer.step(params, {k: out[f"d{k}"] for k in params})
         seen, total = seen + len(idx), total + float(out["L"]) * len(idx)
@@ -190,7 +207,8 @@ def _split(data, val) -> tuple[np.ndarray, np.ndarray, tuple | None]:
 def fit(model, params: dict, optimizer, data, epochs: int = 1, batch_size: int = 32,
         loss: str = "cross_entropy", seed: int = 0, progress: bool = True,
         val: tuple[np.ndarray, np.ndarray] | None = None,
-        callback=None) -> dict[str, list[float]]:
+        callback=None, backend: str = "numpy",
+        batch_chunk: int | None = None) -> dict[str, list[float]]:
     """Train ``params`` in place with ``optimizer`` on ``data`` (``(x, y)`` with integer
     labels, or a Dataset) for ``epochs``; returns the history: per-epoch lists
     ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (NaN without validation data)
@@ -200,7 +218,9 @@ def fit(model, params: dict, optimizer, data, epochs: int = 1, batch_size: int =
     ``batch_order(len(x), batch_size, rng)`` with ``rng = np.random.default_rng(seed)``,
     which also draws the dropout masks. The last partial batch of each epoch is dropped.
     ``callback(epoch, history)``, if given, runs after every epoch. The model is left in
-    training mode.
+    training mode. ``backend="dask"`` computes each step's gradients with the Dask backend
+    on the active scheduler (a ``distributed.Client``), each batch split into chunks of
+    ``batch_chunk`` examples (default: the whole batch in one chunk): data parallel.
 
     >>> from tensorc.nn import layers as nnl, optim
     >>> x = np.eye(4, dtype=np.float32).repeat(8, axis=0); y = np.arange(32) // 8
@@ -213,7 +233,9 @@ def fit(model, params: dict, optimizer, data, epochs: int = 1, batch_size: int =
     x, y, val = _split(data, val)
     x = x.astype(_dtype(params), copy=False)
     model.train()
-    prog, rng = gradient_program(model, loss), np.random.default_rng(seed)
+    prog, rng = gradient_program(model, loss, backend), np.random.default_rng(seed)
+    if backend == "dask" and batch_chunk is None:
+        batch_chunk = batch_size
     history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
     bar = _bar(epochs * (len(x) // batch_size), progress)
     try:
@@ -222,7 +244,8 @@ def fit(model, params: dict, optimizer, data, epochs: int = 1, batch_size: int =
             if bar is not None:
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
             start = time.perf_counter()
-            train = train_epoch(model, params, optimizer, prog, x, y, batches, loss, rng, bar)
+            train = train_epoch(model, params, optimizer, prog, x, y, batches, loss, rng, bar,
+                                batch_chunk)
             history["epoch_time"].append(time.perf_counter() - start)
             checked = evaluate(model, params, *val, loss=loss) if val is not None else {
                 "loss": math.nan, "acc": math.nan}

@@ -58,8 +58,10 @@ def array(x, dtype):
 
 
 def compute(outputs: tuple) -> tuple:
-    """All outputs in one ``dask.compute``: work they share runs once."""
-    return dask.compute(*outputs)
+    """All outputs in one ``dask.compute`` (work they share runs once), scalars as 0-d
+    arrays like the NumPy backend's."""
+    return tuple(np.asarray(v) if isinstance(v, np.generic) else v
+                 for v in dask.compute(*outputs))
 
 
 # --- contractions ---------------------------------------------------------------------
