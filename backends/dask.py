@@ -59,6 +59,12 @@ class DaskEmitter(NumpyEmitter):
         super().__init__(program, analysis, alternatives)
         self.w = ChunkedWriter()
 
+    def step(self, kind, detail, axes, output=(), bytes_of=None):
+        """The plan says how each step runs on chunks."""
+        detail = detail.replace("zero-copy strided view", "per block, with a halo of the "
+                                "window's reach (dask overlap)").replace("np.pad copy", "da.pad")
+        super().step(kind, detail, axes, output, bytes_of)
+
     def assign(self, stmt, info, value) -> None:
         """A value filling part of its target is zero-padded to the target's shape (its
         chunks carry over; a write into zeros would take the zeros' chunks)."""

@@ -8,7 +8,6 @@ import sympy as sp
 
 from ..backends.base import Step
 from ..ir.printer import print_stmt
-from ..runtime.kernels import gather_wins
 from .lower import choice_costs
 from ..runtime.contract import contraction_cost
 
@@ -68,7 +67,8 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
     for k, (stmt, info, steps) in enumerate(zip(program.ir.stmts, program.analysis.stmts,
                                                 program.steps)):
         if k in program.choices and values is not None:
-            stmt, info, steps = _chosen(stmt, info, steps, program.choices[k], values)
+            stmt, info, steps = _chosen(stmt, info, steps, program.choices[k], values,
+                                          program.runtime.gather_wins)
         text = print_stmt(stmt)
         extent = _extents(info, values)
         for step in steps:
@@ -81,7 +81,7 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
     return Plan(rows, shapes, itemsize)
 
 
-def _chosen(stmt, info, steps, choice, values):
+def _chosen(stmt, info, steps, choice, values, gather_wins):
     """The form of a scatter that runs at these shapes, as the generated code decides."""
     gather, gather_info, gather_steps = choice
     costs = (int(sp.sympify(c).subs(values)) for c in choice_costs(stmt, info, gather_info))

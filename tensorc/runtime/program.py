@@ -33,9 +33,9 @@ class Program:
         namespace: dict = {}
         exec(compile(source, f"<tensorc:{backend}>", "exec"), namespace)  # noqa: S102
         self._run = namespace["program"]
-        runtime = namespace.get("rt")       # a backend's runtime may convert and finish
-        self._as_input = getattr(runtime, "as_input", _as_array)
-        self._compute = getattr(runtime, "compute", tuple)
+        self.runtime = namespace["rt"]      # the backend's primitives (tensorc.runtime.*)
+        self._as_input = getattr(self.runtime, "as_input", _as_array)   # may convert
+        self._compute = getattr(self.runtime, "compute", tuple)         # and finish
         self._bound: dict[tuple, dict] = {}
         self._last_shapes: dict[str, tuple] | None = None
 
