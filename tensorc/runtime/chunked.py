@@ -187,7 +187,7 @@ def _view_block(block, start, steps, shape, reads, position, block_info=None):
         first = read.firsts[k]
         local_start[d] = start[d] + read.step * first - read.origins[k]
         local_shape[position[d]] = read.out_chunks[k]
-    return _kernels(block).view(block, local_start, steps, local_shape).copy()
+    return _kernels(block).view(block, local_start, steps, local_shape)
 
 
 def _kernels(block):
