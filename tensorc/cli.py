@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -88,6 +89,14 @@ def _grad_command(commands) -> None:
     cmd.set_defaults(run=run)
 
 
+def _scheduler(address: str | None):
+    """A distributed Client connected to ``address`` for the block, or nothing."""
+    if address is None:
+        return contextlib.nullcontext()
+    from distributed import Client
+    return Client(address)
+
+
 def _train_command(commands) -> None:
     """``tensorc train MODEL DATASET [--epochs 5 --optimizer adam --lr 1e-3 ...]``: train,
     print the history and the test accuracy, optionally save a checkpoint and plots."""
@@ -104,11 +113,13 @@ def _train_command(commands) -> None:
         opt = {"sgd": optim.SGD, "momentum": optim.Momentum, "rmsprop": optim.RMSProp,
                "adam": optim.Adam}[args.optimizer](lr=args.lr, weight_decay=args.weight_decay)
         params, n = model.init(args.seed), args.limit or len(ds.x_train)
-        hist = train.fit(model, params, opt, (ds.x_train[:n], ds.y_train[:n]), args.epochs,
-                         args.batch_size, seed=args.seed, progress=args.progress,
-                         val=(ds.x_val, ds.y_val), callback=lambda e, h: tqdm.write(
-                             f"epoch {e + 1}: " + ", ".join(f"{k} {v[-1]:.4f}"
-                                                            for k, v in h.items())))
+        with _scheduler(args.scheduler):
+            hist = train.fit(model, params, opt, (ds.x_train[:n], ds.y_train[:n]), args.epochs,
+                             args.batch_size, seed=args.seed, progress=args.progress,
+                             val=(ds.x_val, ds.y_val), backend=args.backend,
+                             batch_chunk=args.batch_chunk, callback=lambda e, h: tqdm.write(
+                                 f"epoch {e + 1}: " + ", ".join(f"{k} {v[-1]:.4f}"
+                                                                for k, v in h.items())))
         test = train.evaluate(model, params, ds.x_test, ds.y_test)
         print(f"test: loss {test['loss']:.4f}, acc {test['acc']:.4f}")
         if args.checkpoint:
@@ -138,6 +149,11 @@ def _train_command(commands) -> None:
                      "state and history (running averages as buffer:NAME)")
     cmd.add_argument("--plot", metavar="DIR", help="write history.png (and filters.png)")
     cmd.add_argument("--no-progress", dest="progress", action="store_false")
+    cmd.add_argument("--backend", choices=["numpy", "dask"], default="numpy",
+                     help="dask: data-parallel gradient steps on the active dask scheduler")
+    cmd.add_argument("--batch-chunk", type=int, help="examples per dask chunk of a batch")
+    cmd.add_argument("--scheduler", metavar="ADDRESS", help="a dask.distributed scheduler "
+                     "to run on (tcp://host:8786); default: dask's local threads")
     cmd.set_defaults(run=run)
 
 

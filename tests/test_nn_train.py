@@ -161,3 +161,22 @@ def test_data_parallel_fit_on_dask_matches_numpy_step_for_step():
     for name in p_np:
         np.testing.assert_allclose(p_da[name], p_np[name], rtol=1e-4, atol=1e-6)
     assert h_np["train_loss"][1] != h_np["train_loss"][0]
+
+
+def test_train_command_on_dask_gives_the_numpy_history(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("dask.array")
+    runs = []
+    for extra in ([], ["--backend", "dask", "--batch-chunk", "8"]):
+        ck = tmp_path / f"ck{len(runs)}.npz"
+        assert main(["train", "small_cnn", "digits", "--epochs", "1", "--limit", "64",
+                     "--batch-size", "32", "--no-progress", "--checkpoint", str(ck),
+                     *extra]) == 0
+        runs.append(checkpoint.load(ck))
+    numpy_run, dask_run = runs
+    assert dask_run.meta["backend"] == "dask" and dask_run.meta["batch_chunk"] == 8
+    np.testing.assert_allclose(dask_run.meta["history"]["train_loss"],
+                               numpy_run.meta["history"]["train_loss"], rtol=1e-5)
+    for name, value in numpy_run.params.items():
+        np.testing.assert_allclose(dask_run.params[name], value, rtol=1e-4, atol=1e-6)
+    assert "test: loss" in capsys.readouterr().out
