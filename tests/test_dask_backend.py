@@ -163,14 +163,12 @@ def test_boundary_table_with_chunked_input(client, access, expected):
     assert out["y"].tolist() == expected
 
 
-# dask.array.pad(x, 7, mode="wrap" or "symmetric") on an axis of 5 returns 12 elements, not 19
-PAD_BEYOND_BUG = pytest.mark.xfail(
-    strict=True, reason="backend bug: wrap/reflect padding wider than the padded axis goes "
-    "through dask.array.pad, which returns too short an array; the result holds garbage")
+# dask.array.pad(x, 7, mode="wrap" or "symmetric") on an axis of 5 returns 12 elements, not 19:
+# the runtime gathers such wide paddings by the boundary map instead
+MODES = ["zero", "wrap", "reflect", "clamp"]
 
 
-@pytest.mark.parametrize("mode", ["zero", pytest.param("wrap", marks=PAD_BEYOND_BUG),
-                                  pytest.param("reflect", marks=PAD_BEYOND_BUG), "clamp"])
+@pytest.mark.parametrize("mode", MODES)
 def test_padding_beyond_one_period_chunked(client, mode):
     e = "i - 7" if mode == "zero" else f"{mode}(i - 7)"
     check(f"y[i] = a[{e}]   where i in 0:19", {"a": rng(2).standard_normal(5)}, {"a": (2,)})
@@ -278,8 +276,7 @@ def test_kernel_wider_than_chunks(client, mode):
     check(same_conv(mode, 2), arrays, {"X": (1, 1, 2, 3)})
 
 
-@pytest.mark.parametrize("mode", ["zero", pytest.param("wrap", marks=PAD_BEYOND_BUG),
-                                  pytest.param("reflect", marks=PAD_BEYOND_BUG), "clamp"])
+@pytest.mark.parametrize("mode", MODES)
 def test_padding_wider_than_the_image(client, mode):
     # a same-size 5x5 convolution of one-row images: the padding (2) is wider than H (1)
     r = rng(24)

@@ -209,6 +209,15 @@ def _argmax_block(block, axes, op):
 # --- boundaries, reductions, masks ---------------------------------------------------------
 
 def pad(x, widths, modes):
+    """:func:`kernels.pad` on chunks. ``da.pad`` pads wrap and reflect by at most one
+    period (wider, it returns too few elements); wider ones gather by the boundary map."""
+    widths = [(int(lo), int(hi)) for lo, hi in widths]
+    for axis, ((lo, hi), mode) in enumerate(zip(widths, modes)):
+        size = x.shape[axis]
+        if mode in ("wrap", "reflect") and max(lo, hi) > size > 0:
+            index = [kernels.read_position(k - lo, size, mode) for k in range(lo + size + hi)]
+            x = da.take(x, np.array(index), axis=axis)
+            widths[axis] = (0, 0)
     return kernels.pad(x, widths, modes, xp=da)
 
 

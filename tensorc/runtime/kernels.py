@@ -132,11 +132,11 @@ def _fold_axis(x: np.ndarray, lo: int, hi: int, mode: str) -> np.ndarray:
     if mode == "zero" or size == 0:
         return out
     for k in [*range(lo), *range(lo + size, x.shape[0])]:
-        out[_source(k - lo, size, mode)] += x[k]
+        out[read_position(k - lo, size, mode)] += x[k]
     return out
 
 
-def _source(position: int, size: int, mode: str) -> int:
+def read_position(position: int, size: int, mode: str) -> int:
     """Which position of a dimension of ``size`` a padded ``position`` reads."""
     if mode == "wrap":
         return position % size
