@@ -20,9 +20,9 @@ dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-import tensorc as tc
-from tensorc.nn import models, optim
-from tensorc.nn.losses import one_hot, with_loss
+import tensorc as tc  # noqa: E402  (after the importorskips)
+from tensorc.nn import models, optim  # noqa: E402
+from tensorc.nn.losses import one_hot, with_loss  # noqa: E402
 
 RTOL = ATOL = 1e-10
 
