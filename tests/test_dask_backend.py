@@ -25,6 +25,7 @@ from tensorc.nn import models, optim  # noqa: E402
 from tensorc.nn.losses import one_hot, with_loss  # noqa: E402
 
 RTOL = ATOL = 1e-10
+MODES = ["zero", "wrap", "reflect", "clamp"]
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +155,7 @@ BOUNDARY_TABLE = [
 ]
 
 
-@pytest.mark.parametrize("access, expected", BOUNDARY_TABLE,
-                         ids=["zero", "wrap", "reflect", "clamp"])
+@pytest.mark.parametrize("access, expected", BOUNDARY_TABLE, ids=MODES)
 def test_boundary_table_with_chunked_input(client, access, expected):
     # padding wider than the whole array, read from two chunks of sizes 2 and 1
     out = check(f"y[i] = {access} where i in 0:9", {"a": np.array([1.0, 2, 3])},
@@ -164,10 +164,7 @@ def test_boundary_table_with_chunked_input(client, access, expected):
 
 
 # dask.array.pad(x, 7, mode="wrap" or "symmetric") on an axis of 5 returns 12 elements, not 19:
-# the runtime gathers such wide paddings by the boundary map instead
-MODES = ["zero", "wrap", "reflect", "clamp"]
-
-
+# the runtime gathers such wide paddings by the boundary map instead (tests below)
 @pytest.mark.parametrize("mode", MODES)
 def test_padding_beyond_one_period_chunked(client, mode):
     e = "i - 7" if mode == "zero" else f"{mode}(i - 7)"
@@ -261,30 +258,25 @@ def same_conv(mode: str, pad: int) -> str:
             f"{_wrapped(mode, f'j + b - {pad}')}] * K[o, c, a, b]   where i in 0:H, j in 0:W")
 
 
-@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
-def test_same_conv_boundary_modes_chunked(client, mode):
-    r = rng(6)
-    arrays = {"X": r.standard_normal((2, 3, 17, 13)), "K": r.standard_normal((4, 3, 3, 3))}
-    check(same_conv(mode, 1), arrays, {"X": (1, 3, 5, 4)})
-
-
-@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
-def test_kernel_wider_than_chunks(client, mode):
+SAME_CONVS = {     # padding, X shape, K shape, X chunks
+    "3x3 over chunks (1, 3, 5, 4)": (1, (2, 3, 17, 13), (4, 3, 3, 3), (1, 3, 5, 4)),
     # a 5x5 kernel (halo 2 on each side) over spatial chunks of 2 and 3 (and a last one of 1)
-    r = rng(7)
-    arrays = {"X": r.standard_normal((1, 2, 11, 10)), "K": r.standard_normal((3, 2, 5, 5))}
-    check(same_conv(mode, 2), arrays, {"X": (1, 1, 2, 3)})
+    "5x5 over chunks of 2 and 3": (2, (1, 2, 11, 10), (3, 2, 5, 5), (1, 1, 2, 3)),
+    # a same-size 5x5 convolution of one-row images: the padding (2) is wider than H (1)
+    "padding wider than the image": (2, (2, 2, 1, 7), (3, 2, 5, 5), (1, 2, 1, 3)),
+}
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_padding_wider_than_the_image(client, mode):
-    # a same-size 5x5 convolution of one-row images: the padding (2) is wider than H (1)
-    r = rng(24)
-    arrays = {"X": r.standard_normal((2, 2, 1, 7)), "K": r.standard_normal((3, 2, 5, 5))}
-    check(same_conv(mode, 2), arrays, {"X": (1, 2, 1, 3)})
+@pytest.mark.parametrize("case", SAME_CONVS)
+def test_same_conv_boundary_modes_chunked(client, case, mode):
+    pad, x_shape, k_shape, chunks = SAME_CONVS[case]
+    r = rng(6)
+    arrays = {"X": r.standard_normal(x_shape), "K": r.standard_normal(k_shape)}
+    check(same_conv(mode, pad), arrays, {"X": chunks})
 
 
-@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
+@pytest.mark.parametrize("mode", MODES)
 def test_strided_dilated_boundary_modes_chunked(client, mode):
     r = rng(8)
     spec = ("input X[N, C, H, W]\n"
@@ -372,7 +364,7 @@ def test_grad_conv_relu_maxpool_mean(client):
     assert out["dX"].shape == (4, 2, 13, 11)
 
 
-@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
+@pytest.mark.parametrize("mode", MODES)
 def test_grad_boundary_conv_chunked(client, mode):
     src = ("input X[N, C, H, W]\n"
            f"Y[n, o, i, j] = X[n, c, {_wrapped(mode, '2*i + a - 1')}, "
