@@ -422,6 +422,20 @@ def test_two_conv_mnist_sgd_step(client, x_chunks):
         assert not np.array_equal(after["numpy"][k], params[k]), f"{k} did not move"
 
 
+def test_parameter_gradient_over_many_batch_chunks_is_a_tree_reduction():
+    # 40 batch chunks: dask sums the per-chunk partial gradients in levels (sum-partial
+    # layers), not all 40 into one task
+    src = "Z[n, o] = relu(X[n, c] * W[o, c])\nL = mean(Z[n, o]**2)"
+    r = rng(31)
+    arrays = {"X": r.standard_normal((400, 3)), "W": r.standard_normal((2, 3))}
+    derived = tc.grad(src, of="L", wrt="W", backend="dask")
+    lazy = derived.lazy(**chunked(arrays, {"X": (10, 3)}))["dW"]
+    levels = [name for name in lazy.__dask_graph__().layers if name.startswith("sum-partial")]
+    assert len(levels) >= 1
+    expected = tc.grad(src, of="L", wrt="W")(**arrays)["dW"]
+    np.testing.assert_allclose(lazy.compute(scheduler="sync"), expected, rtol=RTOL, atol=ATOL)
+
+
 # ---------------------------------------------------------------- laziness, chunks, scheduler
 
 def test_lazy_returns_uncomputed_dask_arrays(client):
