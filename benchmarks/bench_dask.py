@@ -25,10 +25,13 @@ Run: python benchmarks/bench_dask.py            (about 3-5 minutes on 2 cores)
     X (N, 16, 64, 64) float32 chunked along the batch and persisted on the workers before
     timing, W (32, 16, 3, 3), B (32,) NumPy. Timed on a 1-worker and on a 2-worker cluster
     (one thread each): tensorc's dask backend, and by hand ``X.map_blocks`` of a NumPy
-    block function (NHWC im2col via ``sliding_window_view``, one GEMM, + bias, ReLU). Two modes:
-    "persist" leaves Y on the workers (``prog.lazy(...)`` / ``.persist()``, then wait),
-    "to client" returns Y as one NumPy array (``prog(...)`` / ``.compute()``). Times are
-    medians of ``--reps`` round-robin rounds after one warm-up each.
+    block function (NHWC im2col via ``sliding_window_view``, one GEMM, + bias, ReLU). A
+    diagnostic row maps tensorc's own NumPy program over the blocks (what the backend
+    would cost if each block ran one kernel). Two modes: "persist" leaves Y on the
+    workers (``prog.lazy(...)`` / ``.persist()``, then wait), "to client" returns Y as one
+    NumPy array (``prog(...)`` / ``.compute()``). Times are medians of ``--reps``
+    round-robin rounds after one warm-up each. ``--no-malloc-trim`` starts the workers
+    without distributed's default MALLOC_TRIM_THRESHOLD_=65536 (a diagnostic).
 
 Prints markdown tables (machine, versions and load noted). If tensorc's dask backend is
 missing or fails, the error is printed in its rows and the anchors still run.
@@ -47,6 +50,7 @@ import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 import traceback  # noqa: E402
+import warnings  # noqa: E402
 
 import dask  # noqa: E402
 import dask.array as da  # noqa: E402
@@ -59,6 +63,9 @@ from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
 import tensorc as tc  # noqa: E402
 
+# dashboard_address=None still starts the scheduler's HTTP endpoint; another cluster on
+# the machine holding port 8787 only moves it elsewhere
+warnings.filterwarnings("ignore", message="Port 8787 is already in use")
 MiB = 2**20
 TABLES = []            # markdown lines, printed together at the end
 CONV_SPEC = "Y[n, o, i, j] = relu(X[n, c, i + a, j + b] * W[o, c, a, b] + B[o])"
@@ -324,6 +331,29 @@ def hand_conv(X, W, B):
                         dtype=X.dtype, meta=np.empty((0, 0, 0, 0), X.dtype))
 
 
+def np_conv_block(xb, w, b):
+    """tensorc's NumPy program for CONV_SPEC on one block, compiled once per worker process
+    (kept on the worker object: a compiled Program shipped inside every task costs a
+    pickle per task)."""
+    try:
+        holder = distributed.get_worker()
+    except ValueError:              # not in a worker (a local scheduler)
+        holder = np_conv_block
+    prog = getattr(holder, "_bench_conv_program", None)
+    if prog is None:
+        prog = holder._bench_conv_program = tc.compile(CONV_SPEC)
+    return prog(X=xb, W=w, B=b)["Y"]
+
+
+def per_block(X, W, B):
+    """Diagnostic: tensorc's NumPy program (its own kernel) applied to each batch block
+    by ``map_blocks``: what the Dask backend would cost if each block ran one kernel."""
+    o, _, kh, kw = W.shape
+    ho, wo = X.shape[2] - kh + 1, X.shape[3] - kw + 1
+    return X.map_blocks(np_conv_block, W, B, chunks=(X.chunks[0], (o,), (ho,), (wo,)),
+                        dtype=X.dtype, meta=np.empty((0, 0, 0, 0), X.dtype))
+
+
 def _scheduler_tasks(dask_scheduler):
     return len(dask_scheduler.tasks)
 
@@ -345,6 +375,8 @@ def conv_runs(prog, X, W, B) -> dict:
     if prog is not None:
         fns["tensorc", "persist"] = lambda: wait(prog.lazy(X=X, W=W, B=B)["Y"].persist())
         fns["tensorc", "to client"] = lambda: prog(X=X, W=W, B=B)["Y"]
+    fns["blocks", "persist"] = lambda: wait(per_block(X, W, B).persist())
+    fns["blocks", "to client"] = lambda: per_block(X, W, B).compute()
     fns["hand", "persist"] = lambda: wait(hand_conv(X, W, B).persist())
     fns["hand", "to client"] = lambda: hand_conv(X, W, B).compute()
     return fns
@@ -380,6 +412,9 @@ def part_b(args):
 
             want = hand_conv(X, W, B).compute()
             graphs["hand"] = ntasks(hand_conv(X, W, B))
+            graphs["blocks"] = ntasks(per_block(X, W, B))
+            checks_np = rel_err(per_block(X, W, B).compute(), want)
+            print(f"  max rel err, NumPy program per block vs hand: {checks_np:.1e}")
             if prog is not None:
                 try:
                     got = prog(X=X, W=W, B=B)["Y"]
@@ -416,8 +451,9 @@ def part_b(args):
             f"Max rel err tensorc vs hand: "
             + (", ".join(f"{e:.1e} ({w}w)" for w, e in checks.items()) or "-") + "."])
     labels = {"tensorc": "tensorc dask backend",
+              "blocks": "diagnostic: `X.map_blocks` of tensorc's NumPy program",
               "hand": "`X.map_blocks` (NumPy im2col + GEMM per block)"}
-    for impl in ("tensorc", "hand"):
+    for impl in ("tensorc", "blocks", "hand"):
         for mode in ("persist", "to client"):
             t1, t2 = times.get((impl, mode, 1)), times.get((impl, mode, 2))
             if t1 is None or t2 is None:
@@ -447,16 +483,18 @@ def main():
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
         dask.config.set({"distributed.nanny.pre-spawn-environ": environ})
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)   # the nanny also exports it here
     print("Worker pre-spawn environment:",
           dask.config.get("distributed.nanny.pre-spawn-environ"))
-    print("Machine:", machine())
+    where = machine()           # once: the commit may move on while this runs
+    print("Machine:", where)
     print("Before:", load(), flush=True)
     started = time.perf_counter()
     if args.part in ("a", "all"):
         part_a(args)
     if args.part in ("b", "all"):
         part_b(args)
-    print(f"\nMachine: {machine()}")
+    print(f"\nMachine: {where}")
     print(f"After: {load()}; total {time.perf_counter() - started:.0f} s")
     print("\n".join(TABLES))
 
