@@ -67,14 +67,51 @@ def compute(outputs: tuple) -> tuple:
 # --- contractions ---------------------------------------------------------------------
 
 def einsum(eq: str, *operands):
-    """``eq`` over dask arrays in opt_einsum's order (pairwise ``tensordot``)."""
-    path = _path(eq, tuple(tuple(a.shape) for a in operands))
-    return opt_einsum.contract(eq, *operands, optimize=path, backend="dask")
+    """``eq`` over dask arrays: opt_einsum's pairwise order, each pair one blockwise
+    contraction of NumPy blocks (:func:`contract_blocks`)."""
+    inputs, output = eq.split("->")
+    terms = inputs.split(",")
+    if any(len(set(t)) != len(t) for t in terms):       # a diagonal: dask's own einsum
+        return opt_einsum.contract(eq, *operands, backend="dask")
+    if len(operands) <= 2:
+        return contract_blocks(terms, output, operands)
+    operands, terms = list(operands), list(terms)
+    for positions, _, step, _, _ in _steps(eq, tuple(tuple(a.shape) for a in operands)):
+        pair_terms, pair_output = step.split("->")
+        pair = [operands.pop(k) for k in positions]
+        [terms.pop(k) for k in positions]
+        operands.append(contract_blocks(pair_terms.split(","), pair_output, pair))
+        terms.append(pair_output)
+    return operands[0]
 
 
 @functools.lru_cache(maxsize=1024)
-def _path(eq: str, shapes: tuple) -> list:
-    return opt_einsum.contract_path(eq, *shapes, shapes=True, optimize="auto")[0]
+def _steps(eq: str, shapes: tuple) -> list:
+    return opt_einsum.contract_path(eq, *shapes, shapes=True, optimize="auto")[1] \
+        .contraction_list
+
+
+def contract_blocks(terms: list[str], output: str, operands):
+    """One contraction, block by block: each task contracts its blocks with the NumPy
+    runtime's einsum. Summed indices that are chunked stay as length-one axes of the
+    partial results, summed afterwards as a tree; no sum step when none is chunked (a
+    following elementwise chain then fuses into the same task)."""
+    chunked = "".join(dict.fromkeys(c for t, a in zip(terms, operands) for d, c in enumerate(t)
+                                    if c not in output and a.numblocks[d] > 1))
+    eq = f"{','.join(terms)}->{output}"
+    pairs = [x for a, t in zip(operands, terms) for x in (a, t)]
+    dtype = np.result_type(*(a.dtype for a in operands))
+    out = da.blockwise(_contract_block, output + chunked, *pairs, dtype=dtype,
+                       concatenate=True, adjust_chunks={c: 1 for c in chunked},
+                       eq=eq, extra=len(chunked))
+    if not chunked:
+        return out
+    return out.sum(axis=tuple(range(len(output), len(output) + len(chunked))))
+
+
+def _contract_block(*blocks, eq: str, extra: int):
+    result = _kernels(blocks[0]).einsum(eq, *blocks)
+    return result.reshape(result.shape + (1,) * extra)
 
 
 def gather_wins(*costs) -> bool:
