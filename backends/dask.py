@@ -27,7 +27,7 @@ from .numpy import NumpyEmitter
 # in memory, and np.asarray of a dask array would compute it). np.array copies: rt.array
 # too, as a new dask array object, since += on part of a dask array mutates the object.
 CONSTRUCTORS = {"zeros": "da.zeros", "ones": "da.ones", "array": "rt.array",
-                "asarray": "da.asarray", "ascontiguousarray": "da.asarray",
+                "asarray": "da.asarray", "ascontiguousarray": "rt.ascontiguousarray",
                 "broadcast_to": "da.broadcast_to", "where": "da.where"}
 
 

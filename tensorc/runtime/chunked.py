@@ -57,6 +57,15 @@ def array(x, dtype):
     return da.asarray(x, dtype=dtype).copy()
 
 
+def ascontiguousarray(x):
+    """Each block copied into C order (a transposed block read by a window copies runs)."""
+    return x.map_blocks(_contiguous, dtype=x.dtype)
+
+
+def _contiguous(block):
+    return block.copy(order="C")
+
+
 def compute(outputs: tuple) -> tuple:
     """All outputs in one ``dask.compute`` (work they share runs once), scalars as 0-d
     arrays like the NumPy backend's."""
