@@ -198,15 +198,18 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     positions = _window(x, axes)
     if positions is not None:
         best = reduce(x, axes, op)
-        mask = np.empty(x.shape, x.dtype)
+        # In x's memory order, so that products with x's other views stay aligned; as
+        # bool first: a strided bool-to-float write per position costs more than one
+        # conversion at the end
+        found = np.empty_like(x, dtype=bool)
         open_ = np.ones(best.shape, bool)          # windows whose winner is not found yet
         hit = np.empty(best.shape, bool)
         for index in positions:
             np.equal(x[index], best, out=hit)
             np.logical_and(hit, open_, out=hit)
-            mask[index] = hit
+            found[index] = hit
             np.not_equal(open_, hit, out=open_)
-        return mask
+        return found.astype(x.dtype)
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.moveaxis(x, [*kept, *axes], range(x.ndim))
     flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
