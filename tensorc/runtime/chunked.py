@@ -4,9 +4,9 @@ Each block runs the NumPy kernel; what this module adds is which blocks a block 
 A window read ``X[s*i + a]`` keeps ``X``'s chunks along the dimension: the output positions
 ``i`` whose windows start in a block are computed from that block plus a halo of the
 window's reach from the next one (``dask.array.overlap``), so a convolution over a
-spatially chunked image exchanges only the halos. Contractions run through opt_einsum in
-its planned order over ``dask.array.tensordot``, whose sum over a chunked contracted axis
-(the batch, for parameter gradients) is a tree reduction.
+spatially chunked image exchanges only the halos. Contractions follow opt_einsum's
+pairwise order, each pair one blockwise task per output block; a sum over a chunked axis
+(the batch, for parameter gradients) adds the blocks' partial results as a tree.
 """
 from __future__ import annotations
 
@@ -84,13 +84,11 @@ def einsum(eq: str, *operands):
         return opt_einsum.contract(eq, *operands, backend="dask")
     if len(operands) <= 2:
         return contract_blocks(terms, output, operands)
-    operands, terms = list(operands), list(terms)
+    operands = list(operands)
     for positions, _, step, _, _ in _steps(eq, tuple(tuple(a.shape) for a in operands)):
+        pair = [operands.pop(k) for k in positions]     # positions: highest first
         pair_terms, pair_output = step.split("->")
-        pair = [operands.pop(k) for k in positions]
-        [terms.pop(k) for k in positions]
         operands.append(contract_blocks(pair_terms.split(","), pair_output, pair))
-        terms.append(pair_output)
     return operands[0]
 
 
@@ -103,8 +101,9 @@ def _steps(eq: str, shapes: tuple) -> list:
 def contract_blocks(terms: list[str], output: str, operands):
     """One contraction, block by block: each task contracts its blocks with the NumPy
     runtime's einsum. Summed indices that are chunked stay as length-one axes of the
-    partial results, summed afterwards as a tree; no sum step when none is chunked (a
-    following elementwise chain then fuses into the same task)."""
+    partial results, summed afterwards as a tree; no sum step when none is chunked (an
+    elementwise function of the result alone then fuses into the same task; dask keeps an
+    operation with a second, broadcast operand such as a bias apart)."""
     chunked = "".join(dict.fromkeys(c for t, a in zip(terms, operands) for d, c in enumerate(t)
                                     if c not in output and a.numblocks[d] > 1))
     eq = f"{','.join(terms)}->{output}"
