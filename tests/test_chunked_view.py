@@ -1,0 +1,54 @@
+"""The Dask runtime's window read against the NumPy one, on random affine reads and chunks.
+
+``chunked.view`` keeps a dimension's chunks along its position axis and reads a halo from
+the next block; hypothesis draws strides, dilations, offsets, flips, several axes per
+dimension and chunk sizes smaller than the halo, and every result must equal
+``kernels.view`` exactly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+da = pytest.importorskip("dask.array")
+
+from tensorc.runtime import chunked, kernels  # noqa: E402  (after the importorskip)
+
+
+@st.composite
+def window_reads(draw):
+    """A base array shape, its chunks, and a valid affine read (start, steps, shape)."""
+    ndim = draw(st.integers(1, 3))
+    axes = []                               # (dimension, step, extent) per view axis
+    for d in range(ndim):
+        for _ in range(draw(st.integers(1, 3))):
+            step = draw(st.sampled_from([1, 1, 2, 3, -1]))
+            axes.append((d, step, draw(st.integers(1, 5))))
+    if draw(st.booleans()) and ndim > 1:    # a diagonal: one axis moving two dimensions
+        axes.append((None, 1, draw(st.integers(1, 3))))
+    steps, shape = [], []
+    for d, step, extent in axes:
+        steps.append(tuple((step if d in (None, e) else 0) for e in range(ndim)))
+        shape.append(extent)
+    low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    slack = [draw(st.integers(0, 3)) for _ in range(ndim)]
+    base = tuple(h - lo + 1 + k for h, lo, k in zip(high, low, slack))
+    start = tuple(-lo + draw(st.integers(0, k)) for lo, k in zip(low, slack))
+    chunks = tuple(draw(st.integers(1, n)) for n in base)
+    return base, chunks, start, tuple(steps), tuple(shape)
+
+
+@settings(max_examples=150, deadline=None)
+@given(window_reads(), st.integers(0, 2**16))
+def test_chunked_view_equals_the_numpy_view(read, seed):
+    base, chunks, start, steps, shape = read
+    x = np.random.default_rng(seed).standard_normal(base)
+    expected = kernels.view(x, start, steps, shape)
+    lazy = chunked.view(da.from_array(x, chunks=chunks), start, steps, shape)
+    actual = lazy.compute(scheduler="sync")
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(actual, expected)
+    assert sum(lazy.chunks[0]) == shape[0]
