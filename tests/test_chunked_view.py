@@ -52,3 +52,41 @@ def test_chunked_view_equals_the_numpy_view(read, seed):
     assert actual.shape == expected.shape
     np.testing.assert_array_equal(actual, expected)
     assert sum(lazy.chunks[0]) == shape[0]
+
+
+@st.composite
+def scatters(draw):
+    """A target shape, a value shape and an affine write (start, steps) inside the target;
+    writes may collide (a flattening, or two axes moving one dimension)."""
+    ndim = draw(st.integers(1, 3))
+    steps, shape = [], []
+    for _ in range(draw(st.integers(1, 4))):
+        moved = draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=2, unique=True))
+        step = [0] * ndim
+        for d in moved:
+            step[d] = draw(st.sampled_from([1, 2, 3, -1]))
+        steps.append(tuple(step))
+        shape.append(draw(st.integers(1, 4)))
+    low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    target = tuple(h - lo + 1 + draw(st.integers(0, 2)) for h, lo in zip(high, low))
+    start = tuple(-lo for lo in low)
+    chunks = tuple(draw(st.integers(1, n)) for n in target)
+    return target, chunks, start, tuple(steps), tuple(shape)
+
+
+@settings(max_examples=60, deadline=None)
+@given(scatters(), st.integers(0, 2**16))
+def test_chunked_scatter_add_equals_adding_each_write(write, seed):
+    target, chunks, start, steps, shape = write
+    rng = np.random.default_rng(seed)
+    value, base = rng.standard_normal(shape), rng.standard_normal(target)
+    expected = base.copy()
+    for v in np.ndindex(*shape):            # one write at a time: collisions add up
+        position = tuple(s + sum(k * step[d] for k, step in zip(v, steps))
+                         for d, s in enumerate(start))
+        expected[position] += value[v]
+    actual = da.from_array(base, chunks=chunks)
+    chunked.scatter_add(actual, da.from_array(value), start, steps, ())
+    np.testing.assert_allclose(actual.compute(scheduler="sync"), expected, rtol=1e-12,
+                               atol=1e-12)

@@ -315,17 +315,23 @@ def scatter_add(target, value, start, steps, loops) -> None:
             origin += k * np.asarray(steps[a], dtype=np.int64)
         part = value[tuple(dict(zip(loops, offset)).get(a, slice(None))
                            for a in range(value.ndim))]
-        index, order = [], []
+        index, order, flips = [], [], []
         for d in range(target.ndim):
             axis = next((a for a in kept if steps[a][d]), None)
             if axis is None:
                 index.append(int(origin[d]))
                 continue
-            step, count = steps[axis][d], value.shape[axis]
-            stop = int(origin[d]) + step * (count - 1) + (1 if step > 0 else -1)
-            index.append(slice(int(origin[d]), stop if stop >= 0 else None, step))
+            step, count, first = steps[axis][d], value.shape[axis], int(origin[d])
+            if step < 0:        # dask slices forward only: write the reversed part forward
+                first, step = first + step * (count - 1), -step
+                flips.append(len(order))
+            index.append(slice(first, first + step * (count - 1) + 1, step))
             order.append(kept.index(axis))
-        target[tuple(index)] += da.transpose(part, order) if order else part
+        part = da.transpose(part, order) if order else part
+        if flips:
+            part = part[tuple(slice(None, None, -1) if k in flips else slice(None)
+                              for k in range(part.ndim))]
+        target[tuple(index)] += part
 
 
 def _slice_axes(steps, shape, ndim: int):
