@@ -90,3 +90,23 @@ def test_chunked_scatter_add_equals_adding_each_write(write, seed):
     chunked.scatter_add(actual, da.from_array(value), start, steps, ())
     np.testing.assert_allclose(actual.compute(scheduler="sync"), expected, rtol=1e-12,
                                atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 8), st.integers(0, 8),
+                          st.sampled_from(["zero", "wrap", "reflect", "clamp"]),
+                          st.integers(1, 5)), min_size=1, max_size=3),
+       st.integers(0, 2**16))
+def test_chunked_pad_and_fold_equal_numpy(dims, seed):
+    # widths up to several times the size: wrap and reflect then repeat the map
+    shape = tuple(n for n, *_ in dims)
+    widths = tuple((lo, hi) for _, lo, hi, _, _ in dims)
+    modes = tuple(m for *_, m, _ in dims)
+    chunks = tuple(min(c, n) for n, *_, c in dims)
+    x = np.random.default_rng(seed).standard_normal(shape)
+    padded = kernels.pad(x, widths, modes)
+    actual = chunked.pad(da.from_array(x, chunks=chunks), widths, modes)
+    np.testing.assert_array_equal(actual.compute(scheduler="sync"), padded)
+    folded = chunked.fold(da.from_array(padded, chunks=3), widths, modes)
+    np.testing.assert_allclose(folded.compute(scheduler="sync"),
+                               kernels.fold(padded, widths, modes), rtol=1e-12, atol=1e-12)
