@@ -32,3 +32,15 @@ def numeric_vjp(run, arrays: dict, wrt: str, cotangent, eps: float = 1e-6):
         down = run(moved)
         grad[idx] = np.sum((up - down) / (2 * eps) * cotangent)
     return grad
+
+
+def gpu_missing() -> str | None:
+    """Why the GPU tests cannot run here (no CuPy, or no device), or None when they can."""
+    from tensorc.runtime import gpu
+    try:
+        gpu.require()
+    except gpu.GpuUnavailableError as err:
+        return str(err)
+    finally:
+        gpu.require.cache_clear()
+    return None

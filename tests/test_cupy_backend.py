@@ -27,6 +27,7 @@ from tensorc.cli import main
 from tensorc.language.functions import FUNCTIONS
 from tensorc.runtime import gpu
 from tensorc.runtime import kernels as host
+from reference import gpu_missing
 
 RNG = np.random.default_rng(5)
 
@@ -417,17 +418,7 @@ def test_host_stand_in_helpers_match_numpy_runtime(host_cupy):
 
 # ---------------------------------------------------------------- on a GPU
 
-def _gpu_missing() -> str | None:
-    try:
-        gpu.require()
-    except gpu.GpuUnavailableError as err:
-        return str(err)
-    finally:
-        gpu.require.cache_clear()
-    return None
-
-
-_MISSING = _gpu_missing()
+_MISSING = gpu_missing()
 needs_gpu = pytest.mark.skipif(_MISSING is not None, reason=f"no GPU: {_MISSING}")
 
 

@@ -23,6 +23,7 @@ distributed = pytest.importorskip("distributed")
 import tensorc as tc  # noqa: E402  (after the importorskips)
 from tensorc.nn import models, optim  # noqa: E402
 from tensorc.nn.losses import one_hot, with_loss  # noqa: E402
+from reference import gpu_missing  # noqa: E402
 
 RTOL = ATOL = 1e-10
 MODES = ["zero", "wrap", "reflect", "clamp"]
@@ -519,3 +520,34 @@ def test_calls_run_on_the_active_distributed_scheduler(client):
         out = dask_prog(CONV2D)(**chunked(arrays, {"X": (1, 3, 4, 4)}))
     assert ts.data == []
     assert_same(out, numpy_prog(CONV2D)(**arrays))
+
+
+# ---------------------------------------------------------------- CuPy chunks (a GPU)
+
+CONV_POOL_LOSS = """\
+Z[n, o, i, j] = relu(X[n, c, i + a - 1, j + b - 1] * W[o, c, a, b] + B[o])
+P[n, o, i, j] = max(Z[n, o, 2*i + p, 2*j + q])   where p < 2, q < 2
+L = mean(P[n, o, i, j]**2)
+"""
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(gpu_missing() is not None, reason="no GPU (CuPy with a device)")
+def test_cupy_chunks_forward_and_gradient_equal_numpy():
+    import cupy
+    r = rng(41)
+    arrays = {"X": r.standard_normal((4, 3, 13, 11)), "W": r.standard_normal((5, 3, 3, 3)),
+              "B": r.standard_normal(5)}
+    on_device = {"X": da.from_array(cupy.asarray(arrays["X"]), chunks=(2, 3, 5, 4),
+                                    asarray=False),
+                 "W": cupy.asarray(arrays["W"]), "B": cupy.asarray(arrays["B"])}
+    with dask.config.set({"array.backend": "cupy", "scheduler": "sync"}):
+        lazy = dask_prog(CONV_POOL_LOSS).lazy(**on_device)["P"]
+        assert isinstance(lazy._meta, cupy.ndarray)         # blocks stay on the device
+        grads = tc.grad(CONV_POOL_LOSS, of="L", wrt=("W", "B", "X"),
+                        backend="dask")(**on_device)
+    expected = tc.grad(CONV_POOL_LOSS, of="L", wrt=("W", "B", "X"))(**arrays)
+    for name, want in expected.items():
+        got = grads[name]
+        np.testing.assert_allclose(got.get() if hasattr(got, "get") else got, want,
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
