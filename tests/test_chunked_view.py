@@ -17,6 +17,13 @@ da = pytest.importorskip("dask.array")
 from tensorc.runtime import chunked, kernels  # noqa: E402  (after the importorskip)
 
 
+def span(steps, shape, ndim: int):
+    """The lowest and the highest offset the axes reach in each dimension."""
+    low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    return low, high
+
+
 @st.composite
 def window_reads(draw):
     """A base array shape, its chunks, and a valid affine read (start, steps, shape)."""
@@ -32,8 +39,7 @@ def window_reads(draw):
     for d, step, extent in axes:
         steps.append(tuple((step if d in (None, e) else 0) for e in range(ndim)))
         shape.append(extent)
-    low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
-    high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    low, high = span(steps, shape, ndim)
     slack = [draw(st.integers(0, 3)) for _ in range(ndim)]
     base = tuple(h - lo + 1 + k for h, lo, k in zip(high, low, slack))
     start = tuple(-lo + draw(st.integers(0, k)) for lo, k in zip(low, slack))
@@ -67,8 +73,7 @@ def scatters(draw):
             step[d] = draw(st.sampled_from([1, 2, 3, -1]))
         steps.append(tuple(step))
         shape.append(draw(st.integers(1, 4)))
-    low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
-    high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
+    low, high = span(steps, shape, ndim)
     target = tuple(h - lo + 1 + draw(st.integers(0, 2)) for h, lo in zip(high, low))
     start = tuple(-lo for lo in low)
     chunks = tuple(draw(st.integers(1, n)) for n in target)
