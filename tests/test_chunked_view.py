@@ -17,11 +17,17 @@ da = pytest.importorskip("dask.array")
 from tensorc.runtime import chunked, kernels  # noqa: E402  (after the importorskip)
 
 
-def span(steps, shape, ndim: int):
-    """The lowest and the highest offset the axes reach in each dimension."""
+def placed(draw, steps, shape, ndim: int, spare: int, shift: bool):
+    """An array holding every position the axes reach, with up to ``spare`` more per
+    dimension, random chunks, and a start (moved into the spare room when ``shift``):
+    (array shape, chunks, start, steps, axis extents)."""
     low = [sum(min(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
     high = [sum(max(0, s[e] * (n - 1)) for s, n in zip(steps, shape)) for e in range(ndim)]
-    return low, high
+    room = [draw(st.integers(0, spare)) for _ in range(ndim)]
+    base = tuple(h - lo + 1 + k for h, lo, k in zip(high, low, room))
+    start = tuple(-lo + (draw(st.integers(0, k)) if shift else 0) for lo, k in zip(low, room))
+    chunks = tuple(draw(st.integers(1, n)) for n in base)
+    return base, chunks, start, tuple(steps), tuple(shape)
 
 
 @st.composite
@@ -39,12 +45,7 @@ def window_reads(draw):
     for d, step, extent in axes:
         steps.append(tuple((step if d in (None, e) else 0) for e in range(ndim)))
         shape.append(extent)
-    low, high = span(steps, shape, ndim)
-    slack = [draw(st.integers(0, 3)) for _ in range(ndim)]
-    base = tuple(h - lo + 1 + k for h, lo, k in zip(high, low, slack))
-    start = tuple(-lo + draw(st.integers(0, k)) for lo, k in zip(low, slack))
-    chunks = tuple(draw(st.integers(1, n)) for n in base)
-    return base, chunks, start, tuple(steps), tuple(shape)
+    return placed(draw, steps, shape, ndim, spare=3, shift=True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -73,11 +74,7 @@ def scatters(draw):
             step[d] = draw(st.sampled_from([1, 2, 3, -1]))
         steps.append(tuple(step))
         shape.append(draw(st.integers(1, 4)))
-    low, high = span(steps, shape, ndim)
-    target = tuple(h - lo + 1 + draw(st.integers(0, 2)) for h, lo in zip(high, low))
-    start = tuple(-lo for lo in low)
-    chunks = tuple(draw(st.integers(1, n)) for n in target)
-    return target, chunks, start, tuple(steps), tuple(shape)
+    return placed(draw, steps, shape, ndim, spare=2, shift=False)
 
 
 @settings(max_examples=60, deadline=None)
