@@ -112,3 +112,31 @@ def test_chunked_pad_and_fold_equal_numpy(dims, seed):
     folded = chunked.fold(da.from_array(padded, chunks=3), widths, modes)
     np.testing.assert_allclose(folded.compute(scheduler="sync"),
                                kernels.fold(padded, widths, modes), rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def contractions(draw):
+    """An einsum equation over 1-3 operands (no repeated index within one), its operand
+    shapes and chunks: any index may be chunked, summed or kept."""
+    letters = "abcde"[:draw(st.integers(1, 5))]
+    sizes = {c: draw(st.integers(1, 6)) for c in letters}
+    terms = [draw(st.lists(st.sampled_from(letters), min_size=1, max_size=3, unique=True))
+             for _ in range(draw(st.integers(1, 3)))]
+    used = sorted({c for t in terms for c in t})
+    output = draw(st.lists(st.sampled_from(used), max_size=len(used), unique=True))
+    eq = ",".join("".join(t) for t in terms) + "->" + "".join(output)
+    shapes = [tuple(sizes[c] for c in t) for t in terms]
+    chunks = [tuple(draw(st.integers(1, n)) for n in s) for s in shapes]
+    return eq, shapes, chunks
+
+
+@settings(max_examples=120, deadline=None)
+@given(contractions(), st.integers(0, 2**16))
+def test_chunked_einsum_equals_numpy_einsum(case, seed):
+    eq, shapes, chunks = case
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    expected = np.einsum(eq, *arrays)
+    lazy = chunked.einsum(eq, *(da.from_array(a, chunks=c) for a, c in zip(arrays, chunks)))
+    np.testing.assert_allclose(lazy.compute(scheduler="sync"), expected, rtol=1e-10,
+                               atol=1e-10)
