@@ -1,9 +1,10 @@
-"""The Dask runtime's window read against the NumPy one, on random affine reads and chunks.
+"""The Dask runtime's primitives against references on random inputs and random chunks.
 
 ``chunked.view`` keeps a dimension's chunks along its position axis and reads a halo from
 the next block; hypothesis draws strides, dilations, offsets, flips, several axes per
 dimension and chunk sizes smaller than the halo, and every result must equal
-``kernels.view`` exactly.
+``kernels.view`` exactly. Scatters are checked against adding one write at a time, pads and
+folds against the NumPy kernels, contractions against ``numpy.einsum``.
 """
 from __future__ import annotations
 
