@@ -141,3 +141,12 @@ def test_chunked_einsum_equals_numpy_einsum(case, seed):
     lazy = chunked.einsum(eq, *(da.from_array(a, chunks=c) for a, c in zip(arrays, chunks)))
     np.testing.assert_allclose(lazy.compute(scheduler="sync"), expected, rtol=1e-10,
                                atol=1e-10)
+
+
+def test_a_dask_program_without_dask_says_what_to_install(monkeypatch):
+    import tensorc as tc
+    prog = tc.compile("Y[i] = X[i + a] * K[a]", backend="dask")
+    monkeypatch.setattr(chunked, "da", None)
+    with pytest.raises(chunked.DaskUnavailableError, match=r"pip install 'tensorc\[dask\]'"):
+        prog(X=np.ones(5), K=np.ones(2))
+    assert issubclass(chunked.DaskUnavailableError, tc.TensorcError)

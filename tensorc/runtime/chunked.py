@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 import opt_einsum
 
+from ..errors import TensorcError
 from . import kernels
 from .kernels import result_type  # noqa: F401  (re-exported for generated code)
 
@@ -27,8 +28,8 @@ except ImportError:         # the module imports; calling a program raises
     dask = da = meta_from_array = None
 
 
-class DaskUnavailableError(ImportError):
-    pass
+class DaskUnavailableError(TensorcError, ImportError):
+    """backend="dask" was called without dask installed."""
 
 
 def require_dask() -> None:
