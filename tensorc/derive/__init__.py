@@ -2,12 +2,14 @@
 each a new program in the spec language (``.spec`` prints it)."""
 from __future__ import annotations
 
+import dataclasses
 from functools import lru_cache
 
 from ..errors import SpecError
 from ..ir import nodes as ir
 from ..language.check import check
 from ..language.parse import parse
+from ..language.ranges import analyse
 from ..plan.graph import prune
 from .inline import factor_deltas, inline
 from .reverse import Request, reverse
@@ -58,11 +60,52 @@ def _jacobian(source: str, of: str, wrt: str, backend: str, factored: bool):
 
 def _finish(program: ir.Program, backend: str, accepts, factored: bool):
     if not factored:
-        return _build(program, backend, accepts)
+        built = _build(program, backend, accepts)
+        built.shown = _reindexed(program)
+        return built
     program, expansion = factor_deltas(program, program.outputs[0])
     built = _build(program, backend, accepts)
     built.expansion = expansion
     return built
+
+
+def _reindexed(program: ir.Program) -> ir.Program:
+    """The program as it prints: scatters that only re-index written as gathers,
+    ``J[..., p] += delta * W[p - i]``, the way a person writes a convolution's input
+    Jacobian. It runs as the scatter, which writes only the nonzeros (or as this gather
+    when that costs less: ``prog.plan`` says which)."""
+    from ..plan.lower import gather_scatters        # plan imports derive.simplify
+    gathered = gather_scatters(program, analyse(program), reindexing_only=True)
+    return program if gathered is None else _with_size_names(gathered)
+
+
+def _with_size_names(program: ir.Program) -> ir.Program:
+    """Ranges bounded by an input's size (``X.shape[2]``) need a size symbol to print:
+    declare the input with one per dimension (``input X[X0, X1, X2, X3]``)."""
+    bounds = {name for stmt in program.stmts for r in stmt.where for name, _ in r.hi.symbols
+              if "." in name}
+    tensors = sorted({name.split(".")[0] for name in bounds})
+    declared = {d.tensor for d in program.decls}
+    if any(t in declared for t in tensors):
+        return program
+    taken = {n for s in program.stmts for n in ir.index_names(s.expr)} | \
+        {n for s in program.stmts for a in s.index for n in a.names()} | \
+        {s.target for s in program.stmts} | set(program.inputs)
+    rank = program.ranks()
+    names, decls = {}, []
+    for t in tensors:
+        dims = []
+        for d in range(rank[t]):
+            name = f"{t}{d}" if f"{t}{d}" not in taken else ir.fresh_name(f"{t}{d}_", taken)
+            taken.add(name)
+            names[f"{t}.shape[{d}]"] = name
+            dims.append(ir.Affine.symbol(name))
+        decls.append(ir.Decl("input", t, tuple(dims)))
+    stmts = tuple(dataclasses.replace(s, where=tuple(
+        dataclasses.replace(r, hi=ir.Affine.symbol(names.get(r.hi.symbols[0][0],
+                                                             r.hi.symbols[0][0])))
+        if r.hi.symbols else r for r in s.where)) for s in program.stmts)
+    return ir.Program(tuple(decls) + program.decls, stmts, program.outputs)
 
 
 def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.Program:

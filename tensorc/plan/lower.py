@@ -17,11 +17,18 @@ from ..ir import nodes as ir
 from ..language.ranges import Analysis
 
 
-def gather_scatters(program: ir.Program, analysis: Analysis) -> ir.Program | None:
-    """The program with every invertible scatter as a gather; None if there is none."""
+def gather_scatters(program: ir.Program, analysis: Analysis,
+                    reindexing_only: bool = False) -> ir.Program | None:
+    """The program with every invertible scatter as a gather; None if there is none.
+
+    ``reindexing_only``: only the scatters whose gather sums nothing, such as a Jacobian's
+    ``J[..., i + a] += delta * W[a]``, which is ``J[..., p] += delta * W[p - i]``.
+    """
     stmts, changed = [], False
     for stmt in program.stmts:
         gathered = _as_gather(stmt, analysis)
+        if reindexing_only and gathered is not None and isinstance(gathered.expr, ir.Reduce):
+            gathered = None
         changed |= gathered is not None
         stmts.append(gathered or stmt)
     return dataclasses.replace(program, stmts=tuple(stmts)) if changed else None
@@ -61,13 +68,13 @@ def _as_gather(stmt: ir.Stmt, analysis: Analysis) -> ir.Stmt | None:
 
 
 def _invertible(a: ir.Affine, stmt: ir.Stmt, fixed: set[str]):
-    """For ``i + a + c`` on the left: (i, a) where ``i`` is read once, plainly, and can be
-    solved for; None otherwise."""
+    """For ``i + a + c`` on the left: (i, a) where ``i`` is written only there, read once,
+    plainly, and can be solved for (``i = h - a - c``); None otherwise."""
     if a.symbols or len(a.terms) != 2 or any(c != 1 for _, c in a.terms):
         return None
     lhs_uses = [n for b in stmt.index for n in b.names()]
     for out, kernel in (a.names(), a.names()[::-1]):
-        if out in fixed or lhs_uses.count(out) != 1 or lhs_uses.count(kernel) != 1:
+        if out in fixed or lhs_uses.count(out) != 1:
             continue
         if _read_once_plainly(stmt.expr, out):
             return out, kernel

@@ -24,6 +24,8 @@ class Program:
     def __init__(self, program: ir.Program, analysis: Analysis, source: str, backend: str,
                  text: str = "", steps=(), accepts=(), choices=None):
         self.ir, self.analysis, self.backend = program, analysis, backend
+        self.shown = program    # what .spec and .latex() print: this program, or (derived
+        # programs) the same written as a person would, e.g. a gather for a scatter
         # statement -> (gather form, its ranges, its steps): chosen by cost at run time
         self.choices = choices or {}
         self.source = source
@@ -49,12 +51,12 @@ class Program:
 
     @cached_property
     def spec(self) -> str:
-        return print_program(self.ir)
+        return print_program(self.shown)
 
     def latex(self) -> str:
         """The program's statements as LaTeX, one equation per line (sympy's printer)."""
         from ..ir.latex import latex_program
-        return latex_program(self.ir)
+        return latex_program(self.shown)
 
     @property
     def plan(self):
