@@ -26,3 +26,12 @@ def test_derivative_snippet_prints_what_it_says():
     g = tc.grad("Y[i] = x[i + a] * k[a]", of="Y", wrt=["x", "k"])
     for line in g.spec.splitlines():
         assert f"# {line}" in text
+
+
+def test_derivative_snippet_jacobian_and_hessian_lines_are_printed():
+    import tensorc as tc
+    text = snippet("## Derivatives")
+    calls = re.findall(r"^(tc\.(?:jacobian|hessian)\(.*\))\.spec\n# \.\.\. (.*)$", text, re.M)
+    assert len(calls) == 3
+    for call, line in calls:
+        assert line in eval(call, {"tc": tc}).spec.splitlines()   # noqa: S307 (our README)
