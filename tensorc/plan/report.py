@@ -1,6 +1,7 @@
 """``prog.plan``: how each statement runs, with FLOPs and bytes moved for a shape set."""
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -26,7 +27,8 @@ class Plan:
     """A table: one row per execution step, grouped by statement.
 
     ``str(plan)`` prints it; ``plan.rows`` holds the rows; ``plan.flops`` and
-    ``plan.bytes`` are the totals (None without shapes).
+    ``plan.bytes`` are the totals and ``plan.peak`` the peak memory estimate (all None
+    without shapes).
     """
 
     def __init__(self, rows: list[PlanRow], shapes: dict | None, itemsize: int):
@@ -39,6 +41,28 @@ class Plan:
     @property
     def bytes(self) -> int | None:
         return None if self.shapes is None else sum(r.bytes or 0 for r in self.rows)
+
+    @property
+    def peak(self) -> int | None:
+        """Peak memory, estimated: the inputs, every tensor written so far (all assigned
+        tensors are outputs, so they stay alive) and all of one statement's temporaries
+        at once, at the statement where that is largest. Copies inside a BLAS
+        contraction (im2col blocks of at most ~1 MB) are not counted."""
+        if self.shapes is None:
+            return None
+        inputs = sum(self.itemsize * math.prod(s) for s in self.shapes.values())
+        written: dict[str, int] = {}
+        peak = inputs
+        for _, rows in itertools.groupby(self.rows, key=lambda r: (r.line, r.statement)):
+            temporaries = 0
+            for r in rows:
+                if r.step == "write":
+                    name = r.detail.removeprefix("+= ")
+                    written[name] = max(written.get(name, 0), r.bytes or 0)
+                else:
+                    temporaries += r.bytes or 0
+            peak = max(peak, inputs + sum(written.values()) + temporaries)
+        return peak
 
     def __str__(self) -> str:
         head = ("plan for " + ", ".join(f"{k}{list(v)}" for k, v in self.shapes.items())
@@ -55,7 +79,8 @@ class Plan:
             cells = [c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(row, widths)]
             lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip())
         if self.shapes:
-            lines.append(f"total: {_num(self.flops)} FLOPs, {_num(self.bytes)} bytes moved")
+            lines.append(f"total: {_num(self.flops)} FLOPs, {_num(self.bytes)} bytes moved, "
+                         f"peak memory about {_num(self.peak)} bytes")
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -120,7 +145,7 @@ def _cost(step, extent, program, values, itemsize):
     volume = math.prod(extent[n] for n in step.axes)
     if step.kind in ("view", "choice"):
         return 0, 0
-    if step.kind == "pad":
+    if step.kind in ("pad", "layout"):     # copies of a whole tensor (a pad's is a bit more)
         return 0, itemsize * _size(program.analysis.shapes[step.bytes_of], values)
     return volume, itemsize * volume
 

@@ -40,6 +40,7 @@ class Program:
         self._compute = getattr(self.runtime, "compute", tuple)         # and finish
         self._bound: dict[tuple, dict] = {}
         self._last_shapes: dict[str, tuple] | None = None
+        self._last_itemsize = 4
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -61,10 +62,11 @@ class Program:
     @property
     def plan(self):
         from ..plan.report import plan_report
-        return plan_report(self, self._last_shapes)
+        return plan_report(self, self._last_shapes, self._last_itemsize)
 
     def plan_for(self, **shapes):
-        """The plan for given input shapes, without running: ``prog.plan_for(X=(2, 3))``."""
+        """The plan for given input shapes, without running: ``prog.plan_for(X=(2, 3))``
+        (bytes counted for float32; ``prog.plan`` after a call uses that call's type)."""
         from ..plan.report import plan_report
         shapes = {k: tuple(v) for k, v in shapes.items()}
         missing = [n for n in self.inputs if n not in shapes]
@@ -91,6 +93,8 @@ class Program:
         shapes = {n: v.shape for n, v in zip(self.inputs, values)}
         self.bind(shapes)
         self._last_shapes = shapes
+        dtype = np.result_type(*(v.dtype for v in values)) if values else np.float64
+        self._last_itemsize = dtype.itemsize if np.issubdtype(dtype, np.floating) else 8
         return self._run(*values)
 
     def bind(self, shapes: dict[str, tuple]) -> dict:
