@@ -15,6 +15,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
@@ -24,6 +26,7 @@ import tensorc as tc  # noqa: E402  (after the importorskips)
 from tensorc.nn import models, optim  # noqa: E402
 from tensorc.nn.losses import one_hot, with_loss  # noqa: E402
 from reference import gpu_missing  # noqa: E402
+from programs import conv_programs, einsum_programs  # noqa: E402
 
 RTOL = ATOL = 1e-10
 MODES = ["zero", "wrap", "reflect", "clamp"]
@@ -551,3 +554,36 @@ def test_cupy_chunks_forward_and_gradient_equal_numpy():
         got = grads[name]
         np.testing.assert_allclose(got.get() if hasattr(got, "get") else got, want,
                                    rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- random programs
+
+@settings(max_examples=25, deadline=None)
+@given(conv_programs(), st.integers(1, 6), st.integers(0, 2**31 - 1))
+def test_random_conv_programs_and_gradients_equal_numpy(case, chunk, seed):
+    # strides, dilations, padding, boundary modes, functions and pooling at random, the
+    # input's spatial dimension in random chunks; on dask's synchronous scheduler
+    src, shapes = case
+    r = np.random.default_rng(seed)
+    arrays = {k: r.standard_normal(s) for k, s in shapes.items()}
+    arrays["C"] = r.standard_normal(numpy_prog(src.split("\nL =")[0])(**arrays)["P"].shape)
+    chunks = {"X": (1, min(chunk, shapes["X"][1]))}
+    with dask.config.set(scheduler="sync"):
+        assert_same(dask_prog(src)(**chunked(arrays, chunks)), numpy_prog(src)(**arrays))
+        derived = tc.grad(src, of="L", wrt=["X", "K", "B"], backend="dask")
+        assert_same(derived(**chunked(arrays, chunks)),
+                    tc.grad(src, of="L", wrt=["X", "K", "B"])(**arrays))
+
+
+@settings(max_examples=25, deadline=None)
+@given(einsum_programs(), st.integers(1, 3), st.integers(0, 2**31 - 1))
+def test_random_einsum_programs_and_gradients_equal_numpy(case, chunk, seed):
+    src, shapes = case
+    r = np.random.default_rng(seed)
+    arrays = {k: r.standard_normal(s) * 0.5 for k, s in shapes.items()}
+    chunks = {k: tuple(min(chunk, n) for n in s) for k, s in shapes.items()}
+    wrt = [k for k in shapes if k != "D"]
+    with dask.config.set(scheduler="sync"):
+        assert_same(dask_prog(src)(**chunked(arrays, chunks)), numpy_prog(src)(**arrays))
+        assert_same(tc.grad(src, of="L", wrt=wrt, backend="dask")(**chunked(arrays, chunks)),
+                    tc.grad(src, of="L", wrt=wrt)(**arrays))

@@ -1,0 +1,48 @@
+"""Hypothesis strategies for whole programs, shared by the test modules that check
+derived programs (against finite differences) and backends (against the NumPy backend)."""
+from hypothesis import strategies as st
+
+FUNCTIONS = ["tanh({})", "sigmoid({})", "silu({})", "softplus({})", "gelu({})", "sin({})",
+             "{} * {}", "exp({} / 4)", "({}) / (1 + {} * {})", "erf({})", "leaky_relu({}, 0.2)"]
+MODES = ["", "wrap", "reflect", "clamp"]
+
+
+@st.composite
+def conv_programs(draw):
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    taps, pad = draw(st.integers(1, 3)), draw(st.integers(0, 2))
+    mode = draw(st.sampled_from(MODES))
+    size = draw(st.integers(taps * dilation + 2, 9))
+    out = (size + 2 * pad - (taps - 1) * dilation - 1) // stride + 1
+    index = f"{stride}*i + {dilation}*a - {pad}"
+    read = f"X[c, {mode}({index})]" if mode else f"X[c, {index}]"
+    fn = draw(st.sampled_from(FUNCTIONS))
+    first = f"Z[o, i] = {fn.format(*['(' + read + ' * K[o, c, a] + B[o])'] * fn.count('{}'))}"
+    reduction = draw(st.sampled_from(["sum", "max", "min", "mean", "none"]))
+    window = "Z[o, 2*i + p]" if out >= 2 else "Z[o, i + p]"
+    second = (f"P[o, i] = {reduction}({window})   where p < 2" if reduction != "none" and out >= 2
+              else "P[o, i] = Z[o, i] * Z[o, i]")
+    where = f"   where i in 0:{out}"
+    src = f"{first}{where}\n{second}\nL = sum(P[o, i] * C[o, i])"
+    shapes = dict(X=(2, size), K=(3, 2, taps), B=(3,))
+    return src, shapes
+
+
+@st.composite
+def einsum_programs(draw):
+    """Random contractions (with repeated indices: diagonals) under a random function,
+    followed by a second contraction into a scalar."""
+    letters = "ijkl"
+    sizes = {c: draw(st.integers(1, 3)) for c in letters}
+    operands = [draw(st.lists(st.sampled_from(letters), min_size=1, max_size=3))
+                for _ in range(draw(st.integers(1, 3)))]
+    used = sorted({c for idx in operands for c in idx})
+    out = draw(st.lists(st.sampled_from(used), unique=True, min_size=1, max_size=len(used)))
+    fn = draw(st.sampled_from(FUNCTIONS))
+    product = " * ".join(f"{'ABC'[k]}[{', '.join(idx)}]" for k, idx in enumerate(operands))
+    inner = f"({product})"
+    first = f"Y[{', '.join(out)}] = {fn.format(*[inner] * fn.count('{}'))}"
+    second = f"L = sum(Y[{', '.join(out)}] * D[{', '.join(out)}])"
+    shapes = {"ABC"[k]: tuple(sizes[c] for c in idx) for k, idx in enumerate(operands)}
+    shapes["D"] = tuple(sizes[c] for c in out)
+    return f"{first}\n{second}", shapes
