@@ -82,8 +82,8 @@ def _reindexed(program: ir.Program) -> ir.Program:
 def _with_size_names(program: ir.Program) -> ir.Program:
     """Ranges bounded by an input's size (``X.shape[2]``) need a size symbol to print:
     declare the input with one per dimension (``input X[X0, X1, X2, X3]``)."""
-    bounds = {name for stmt in program.stmts for r in stmt.where for name, _ in r.hi.symbols
-              if "." in name}
+    bounds = {name for stmt in program.stmts for r in stmt.where
+              for name, _ in r.lo.symbols + r.hi.symbols if "." in name}
     tensors = sorted({name.split(".")[0] for name in bounds})
     declared = {d.tensor for d in program.decls}
     if any(t in declared for t in tensors):
@@ -101,10 +101,12 @@ def _with_size_names(program: ir.Program) -> ir.Program:
             names[f"{t}.shape[{d}]"] = name
             dims.append(ir.Affine.symbol(name))
         decls.append(ir.Decl("input", t, tuple(dims)))
+    def renamed(a: ir.Affine) -> ir.Affine:
+        return dataclasses.replace(a, symbols=tuple((names.get(n, n), c) for n, c in a.symbols))
+
     stmts = tuple(dataclasses.replace(s, where=tuple(
-        dataclasses.replace(r, hi=ir.Affine.symbol(names.get(r.hi.symbols[0][0],
-                                                             r.hi.symbols[0][0])))
-        if r.hi.symbols else r for r in s.where)) for s in program.stmts)
+        dataclasses.replace(r, lo=renamed(r.lo), hi=renamed(r.hi)) for r in s.where))
+        for s in program.stmts)
     return ir.Program(tuple(decls) + program.decls, stmts, program.outputs)
 
 
