@@ -1,4 +1,6 @@
-"""Reference index maps shared by the tests: written from the spec's table, not from tensorc."""
+"""What the tests share: reference index maps (written from the spec's table, not from
+tensorc), finite differences, comparisons against torch, whether a GPU is here."""
+import numpy as np
 
 
 def boundary_index(e: int, size: int, mode: str) -> int | None:
@@ -22,7 +24,6 @@ def numeric_vjp(run, arrays: dict, wrt: str, cotangent, eps: float = 1e-6):
     ``run`` maps the arrays to one output array (float64); nothing from tensorc's
     derivative code is used.
     """
-    import numpy as np
     grad = np.zeros_like(arrays[wrt])
     for idx in np.ndindex(grad.shape):
         moved = {k: np.array(v, dtype=np.float64) for k, v in arrays.items()}
@@ -44,3 +45,16 @@ def gpu_missing() -> str | None:
     finally:
         gpu.require.cache_clear()
     return None
+
+
+def as_torch(array):
+    """A NumPy array as a torch tensor (a reference's input), sharing a contiguous copy."""
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def assert_close(actual, expected, rtol=1e-10, atol=1e-10):
+    """Same shape and values as ``expected`` (a torch tensor, an array or a list)."""
+    expected = expected.detach().numpy() if hasattr(expected, "detach") else np.asarray(expected)
+    assert np.shape(actual) == np.shape(expected), (np.shape(actual), np.shape(expected))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)

@@ -8,22 +8,13 @@ import torch.nn.functional as F
 
 import tensorc as tc
 from tensorc.nn import layers as L
+from reference import as_torch as t, assert_close as close
 
 RNG = np.random.default_rng(2024)
 
 
 def rand(*shape):
     return RNG.standard_normal(shape)
-
-
-def t(a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def close(actual, expected, rtol=1e-10, atol=1e-10):
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert np.shape(actual) == np.shape(expected), (np.shape(actual), np.shape(expected))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
 
 
 def run(layer, x, name="L1", **extra):

@@ -1,6 +1,8 @@
 """Ready models and losses: parameter layouts and forward passes against torch modules."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -10,18 +12,11 @@ from torch import nn
 import tensorc as tc
 from tensorc.nn import layers as L
 from tensorc.nn import losses, models
+from reference import as_torch as t, assert_close
 
 RNG = np.random.default_rng(7)
 
-
-def t(a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def close(actual, expected, rtol=1e-9, atol=1e-9):
-    expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    assert np.shape(actual) == np.shape(expected), (np.shape(actual), np.shape(expected))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
+close = functools.partial(assert_close, rtol=1e-9, atol=1e-9)
 
 
 class Lambda(nn.Module):

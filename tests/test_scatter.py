@@ -9,28 +9,18 @@ import textwrap
 
 import numpy as np
 import pytest
-import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
+from reference import as_torch as t, assert_close as close
 
 RNG = np.random.default_rng(99)
 
 
 def rand(*shape):
     return RNG.standard_normal(shape)
-
-
-def t(a):
-    return torch.from_numpy(np.ascontiguousarray(a))
-
-
-def close(actual, expected, rtol=1e-10, atol=1e-10):
-    expected = expected.numpy() if isinstance(expected, torch.Tensor) else np.asarray(expected)
-    assert np.shape(actual) == np.shape(expected), (np.shape(actual), np.shape(expected))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol)
 
 
 # ---------------------------------------------------------------- 1-D scatters
