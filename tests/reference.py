@@ -2,6 +2,15 @@
 tensorc), finite differences, comparisons against torch, whether a GPU is here."""
 import numpy as np
 
+# LANGUAGE.md's boundary table: a = (1 2 3) read at i - 3 for i in 0:9, and the np.pad mode
+# that extends it the same way
+BOUNDARY_TABLE = [
+    ("a[i - 3]", "constant", [0, 0, 0, 1, 2, 3, 0, 0, 0]),
+    ("a[wrap(i - 3)]", "wrap", [1, 2, 3, 1, 2, 3, 1, 2, 3]),
+    ("a[reflect(i - 3)]", "symmetric", [3, 2, 1, 1, 2, 3, 3, 2, 1]),
+    ("a[clamp(i - 3)]", "edge", [1, 1, 1, 1, 2, 3, 3, 3, 3]),
+]
+
 
 def boundary_index(e: int, size: int, mode: str) -> int | None:
     """Where position ``e`` of a length-``size`` axis reads under a boundary mode.

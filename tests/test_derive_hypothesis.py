@@ -10,6 +10,16 @@ from tests.programs import conv_programs, einsum_programs
 from tests.reference import numeric_vjp
 
 
+def assert_gradients_match_differences(src: str, arrays: dict, wrt: list[str]):
+    """tc.grad of the scalar L equals central finite differences of the program's L."""
+    forward = tc.compile(src)
+    grads = tc.grad(src, of="L", wrt=wrt)(**arrays)
+    for name in wrt:
+        expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, name, 1.0)
+        np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
+                                   err_msg=src)
+
+
 @settings(max_examples=40, deadline=None)
 @given(conv_programs(), st.integers(0, 2**31 - 1))
 def test_random_program_gradients_match_finite_differences(case, seed):
@@ -19,12 +29,7 @@ def test_random_program_gradients_match_finite_differences(case, seed):
     forward = tc.compile(src.replace("L = sum(P[o, i] * C[o, i])", "L = sum(P[o, i])"))
     p_shape = forward(**arrays)["P"].shape
     arrays["C"] = rng.standard_normal(p_shape)
-    full = tc.compile(src)
-    grads = tc.grad(src, of="L", wrt=["X", "K", "B"])(**arrays)
-    for name in ("X", "K", "B"):
-        expected = numeric_vjp(lambda a: full(**a)["L"], arrays, name, 1.0)
-        np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
-                                   err_msg=src)
+    assert_gradients_match_differences(src, arrays, ["X", "K", "B"])
 
 
 @settings(max_examples=40, deadline=None)
@@ -33,13 +38,7 @@ def test_random_einsum_gradients_match_finite_differences(case, seed):
     src, shapes = case
     rng = np.random.default_rng(seed)
     arrays = {k: rng.standard_normal(s) * 0.5 for k, s in shapes.items()}
-    wrt = [k for k in shapes if k != "D"]
-    forward = tc.compile(src)
-    grads = tc.grad(src, of="L", wrt=wrt)(**arrays)
-    for name in wrt:
-        expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, name, 1.0)
-        np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=2e-5, atol=2e-6,
-                                   err_msg=src)
+    assert_gradients_match_differences(src, arrays, [k for k in shapes if k != "D"])
 
 
 @settings(max_examples=25, deadline=None)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tensorc as tc
+from reference import BOUNDARY_TABLE
 
 
 def run(spec, **arrays):
@@ -65,30 +66,16 @@ def test_tiny_cyclic_network_integer_inputs():
     assert float(out["s"]) == 1.0
 
 
-BOUNDARY_TABLE = [
-    ("a[i - 3]", "constant", [0, 0, 0, 1, 2, 3, 0, 0, 0]),
-    ("a[wrap(i - 3)]", "wrap", [1, 2, 3, 1, 2, 3, 1, 2, 3]),
-    ("a[reflect(i - 3)]", "symmetric", [3, 2, 1, 1, 2, 3, 3, 2, 1]),
-    ("a[clamp(i - 3)]", "edge", [1, 1, 1, 1, 2, 3, 3, 3, 3]),
-]
-
-
+@pytest.mark.parametrize("head, extent", [("", "9"), ("input a[N]\n", "N + 6")],
+                         ids=["literal range", "size symbol"])
 @pytest.mark.parametrize("access, np_mode, expected", BOUNDARY_TABLE,
                          ids=[row[1] for row in BOUNDARY_TABLE])
-def test_boundary_mode_table(access, np_mode, expected):
+def test_boundary_mode_table(head, extent, access, np_mode, expected):
+    # the range written with a literal (0:9) or a size symbol (0:N + 6)
     a = np.array([1.0, 2, 3])
-    out = tc.compile(f"y[i] = {access} where i in 0:9")(a=a)
+    out = tc.compile(f"{head}y[i] = {access} where i in 0:{extent}")(a=a)
     assert out["y"].tolist() == expected
     assert np.pad(a, 3, mode=np_mode).tolist() == expected
-
-
-@pytest.mark.parametrize("access, np_mode, expected", BOUNDARY_TABLE,
-                         ids=[row[1] for row in BOUNDARY_TABLE])
-def test_boundary_mode_table_with_declared_size(access, np_mode, expected):
-    # the same padding written with a size symbol: i in 0:N + 6
-    a = np.array([1.0, 2, 3])
-    out = tc.compile(f"input a[N]\ny[i] = {access} where i in 0:N + 6")(a=a)
-    assert out["y"].tolist() == expected
 
 
 # The derivatives the notes derive by hand, n = 7, r = 3.

@@ -122,15 +122,22 @@ SCOPE_TABLE = [
 @pytest.mark.parametrize("spec, arrays, name, expected", SCOPE_TABLE,
                          ids=[row[0] for row in SCOPE_TABLE])
 def test_reduction_scope_table(spec, arrays, name, expected):
+    prog, again = check_scope(spec, arrays, name, expected)
+    assert again.spec == prog.spec
+
+
+def check_scope(spec: str, arrays: dict, name: str, expected):
+    """The spec computes ``expected``, its IR verifies, and the printed spec (every
+    reduction written: "when in doubt, write the reduction; the printer always does")
+    computes it too. Returns both programs."""
     prog = tc.compile(spec)
     out = prog(**arrays)[name]
     assert np.shape(out) == np.shape(expected)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     verify(prog.ir)
-    # "When in doubt, write the reduction; the printer always does."
     again = tc.compile(prog.spec)
     np.testing.assert_allclose(again(**arrays)[name], expected, rtol=1e-12, atol=1e-12)
-    assert again.spec == prog.spec
+    return prog, again
 
 
 @pytest.mark.parametrize("spec", [row[0] for row in SCOPE_TABLE])
@@ -182,14 +189,7 @@ MORE_SCOPES = [
 
 @pytest.mark.parametrize("spec, arrays, expected", MORE_SCOPES, ids=[r[0] for r in MORE_SCOPES])
 def test_more_reduction_scopes(spec, arrays, expected):
-    prog = tc.compile(spec)
-    name = prog.outputs[0]
-    out = prog(**arrays)[name]
-    assert np.shape(out) == np.shape(expected)
-    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    verify(prog.ir)
-    again = tc.compile(prog.spec)
-    np.testing.assert_allclose(again(**arrays)[name], expected, rtol=1e-12, atol=1e-12)
+    check_scope(spec, arrays, tc.compile(spec).outputs[0], expected)
 
 
 def test_language_ranges_examples():
