@@ -40,7 +40,7 @@ class Program:
         self._compute = getattr(self.runtime, "compute", tuple)         # and finish
         self._bound: dict[tuple, dict] = {}
         self._last_shapes: dict[str, tuple] | None = None
-        self._last_itemsize = 4
+        self._last_dtypes: list = []
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -62,7 +62,9 @@ class Program:
     @property
     def plan(self):
         from ..plan.report import plan_report
-        return plan_report(self, self._last_shapes, self._last_itemsize)
+        dtype = np.result_type(*self._last_dtypes) if self._last_dtypes else np.float64
+        itemsize = dtype.itemsize if np.issubdtype(dtype, np.floating) else 8
+        return plan_report(self, self._last_shapes, itemsize)
 
     def plan_for(self, **shapes):
         """The plan for given input shapes, without running: ``prog.plan_for(X=(2, 3))``
@@ -93,8 +95,7 @@ class Program:
         shapes = {n: v.shape for n, v in zip(self.inputs, values)}
         self.bind(shapes)
         self._last_shapes = shapes
-        dtype = np.result_type(*(v.dtype for v in values)) if values else np.float64
-        self._last_itemsize = dtype.itemsize if np.issubdtype(dtype, np.floating) else 8
+        self._last_dtypes = [v.dtype for v in values]
         return self._run(*values)
 
     def bind(self, shapes: dict[str, tuple]) -> dict:
