@@ -54,16 +54,12 @@ class DaskEmitter(NumpyEmitter):
                "except ImportError:      # the module loads; calling program raises "
                "rt.DaskUnavailableError",
                "    da = None")
+    view_note = "per block, with a halo of the window's reach (dask overlap)"
+    pad_note = "da.pad"
 
     def __init__(self, program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)
         self.w = ChunkedWriter()
-
-    def step(self, kind, detail, axes, output=(), bytes_of=None):
-        """The plan says how each step runs on chunks."""
-        detail = detail.replace("zero-copy strided view", "per block, with a halo of the "
-                                "window's reach (dask overlap)").replace("np.pad copy", "da.pad")
-        super().step(kind, detail, axes, output, bytes_of)
 
     def assign(self, stmt, info, value) -> None:
         """A value filling part of its target is zero-padded to the target's shape (its

@@ -78,6 +78,7 @@ class NumpyEmitter(Printer):
 
     imports = ("import numpy as np", "from scipy import special",
                "from tensorc.runtime import kernels as rt")
+    view_note, pad_note = "zero-copy strided view", "np.pad copy"    # for prog.plan
 
     def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
@@ -244,7 +245,7 @@ class NumpyEmitter(Printer):
             widths = ", ".join(f"({self.size(lo)}, {self.size(hi)})" for lo, hi in pads)
             modes = tuple(ix.mode for ix in index)
             base = self.w.bind(f"rt.pad({base}, ({widths},), {modes})")
-            self.step("pad", f"{node.tensor}: {', '.join(dict.fromkeys(modes))} (np.pad copy)",
+            self.step("pad", f"{node.tensor}: {', '.join(dict.fromkeys(modes))} ({self.pad_note})",
                       node.names(), bytes_of=node.tensor)
         if not padded and self._plain(node):
             return Val(base, node.names(), fresh=False)
@@ -262,7 +263,7 @@ class NumpyEmitter(Printer):
         steps = tuple(tuple(ix.expr.coef(n) for ix in index) for n in axes)
         shape = _tuple(extent_name(n) for n in axes)
         code = f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, {shape})"
-        self.step("view", f"{print_access(node)}: zero-copy strided view", ())
+        self.step("view", f"{print_access(node)}: {self.view_note}", ())
         return Val(self.w.bind(code, f"{print_access(node)} -> {' '.join(axes)}"), axes, False)
 
     def _channels_last(self, index: list[ir.Index]) -> tuple[int, ...] | None:
