@@ -26,15 +26,13 @@ def gather_scatters(program: ir.Program, analysis: Analysis,
     """
     stmts, changed = [], False
     for stmt in program.stmts:
-        gathered = _as_gather(stmt, analysis)
-        if reindexing_only and gathered is not None and isinstance(gathered.expr, ir.Reduce):
-            gathered = None
+        gathered = _as_gather(stmt, analysis, reindexing_only)
         changed |= gathered is not None
         stmts.append(gathered or stmt)
     return dataclasses.replace(program, stmts=tuple(stmts)) if changed else None
 
 
-def _as_gather(stmt: ir.Stmt, analysis: Analysis) -> ir.Stmt | None:
+def _as_gather(stmt: ir.Stmt, analysis: Analysis, reindexing_only: bool) -> ir.Stmt | None:
     if not stmt.accumulate or stmt.modes or stmt.target not in analysis.likes:
         return None
     shape = analysis.shapes[stmt.target]
@@ -60,6 +58,8 @@ def _as_gather(stmt: ir.Stmt, analysis: Analysis) -> ir.Stmt | None:
     expr = alg.substitute(stmt.expr, names)
     kept = {n for a in index for n in a.names()}
     summed = tuple(n for n in ir.free_names(expr) if n not in kept)   # the kernel offsets
+    if summed and reindexing_only:
+        return None
     if isinstance(expr, ir.Reduce) and expr.op == "sum":
         expr = ir.Reduce("sum", expr.over + summed, expr.body)
     elif summed:
