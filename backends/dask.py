@@ -56,6 +56,7 @@ class DaskEmitter(NumpyEmitter):
                "    da = None")
     view_note = "per block, with a halo of the window's reach (dask overlap)"
     pad_note = "da.pad"
+    share_windows = False   # a kept window copy would hold a whole im2col: blocks read their own
 
     def __init__(self, program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)

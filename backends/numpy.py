@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import string
+from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
@@ -79,6 +81,7 @@ class NumpyEmitter(Printer):
     imports = ("import numpy as np", "from scipy import special",
                "from tensorc.runtime import kernels as rt")
     view_note, pad_note = "zero-copy strided view", "np.pad copy"    # for prog.plan
+    share_windows = True    # copy a window read by several contractions once (im2col)
 
     def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
@@ -86,6 +89,8 @@ class NumpyEmitter(Printer):
         self.branch_steps: dict[int, list[Step]] = {}
         self.w = Writer()
         self.steps: list[list[Step]] = []
+        self.windows: dict = {}         # window key -> Window once copied (None before)
+        self.in_branch = False
         names = {s: f"{tensor_name(s.name.split('.')[0])}.{s.name.split('.', 1)[1]}"
                  for shape in analysis.shapes.values() for s in shape if isinstance(s, sp.Symbol)
                  and "." in s.name}
@@ -105,6 +110,8 @@ class NumpyEmitter(Printer):
         w.line(f"def program({args}):")
         w.indent += 1
         w.line(f"dt = rt.result_type({args})")
+        if self.share_windows:
+            self.windows = dict.fromkeys(self.shared_windows())
         for name, use in self.analysis.bindings.items():
             w.line(f"{size_name(name)} = {tensor_name(use.tensor)}.shape[{use.dim}]")
         for k, (stmt, info) in enumerate(zip(self.program.stmts, self.analysis.stmts)):
@@ -141,12 +148,14 @@ class NumpyEmitter(Printer):
         self.w.line()
         self.w.line(f"if rt.gather_wins({costs}):")
         self.w.indent += 1
+        self.in_branch = True       # what a branch binds may not exist after the if
         self.statement(gather, gather_info)
         self.branch_steps[k] = self.steps.pop()
         self.w.indent -= 1
         self.w.line("else:")
         self.w.indent += 1
         self.statement(stmt, info)
+        self.in_branch = False
         self.w.indent -= 1
 
     def assign(self, stmt: ir.Stmt, info: StmtRanges, value: Val) -> None:
@@ -239,6 +248,17 @@ class NumpyEmitter(Printer):
         base = tensor_name(node.tensor)
         if not node.index:
             return Val(base, (), fresh=False)
+        view = self.strided_view(node)
+        if view is None:
+            return Val(base, node.names(), fresh=False)
+        self.step("view", f"{print_access(node)}: {self.view_note}", ())
+        return Val(self.w.bind(view.code, f"{print_access(node)} -> {' '.join(view.axes)}"),
+                   view.axes, False)
+
+    def strided_view(self, node: ir.Access) -> Val | None:
+        """The ``rt.view`` expression that reads ``node`` (a pad or a channels-last copy
+        of its tensor bound first); None when the read is the whole array itself."""
+        base = tensor_name(node.tensor)
         index, pads = list(node.index), list(self.info.pads.get(node, ()))
         padded = any(w != 0 for pair in pads for w in pair)
         if padded:
@@ -248,7 +268,7 @@ class NumpyEmitter(Printer):
             self.step("pad", f"{node.tensor}: {', '.join(dict.fromkeys(modes))} ({self.pad_note})",
                       node.names(), bytes_of=node.tensor)
         if not padded and self._plain(node):
-            return Val(base, node.names(), fresh=False)
+            return None
         perm = self._channels_last(index)
         if perm:
             base = self.w.bind(f"np.ascontiguousarray({base}.transpose({perm}))",
@@ -262,9 +282,56 @@ class NumpyEmitter(Printer):
                  for d, ix in enumerate(index)]
         steps = tuple(tuple(ix.expr.coef(n) for ix in index) for n in axes)
         shape = _tuple(extent_name(n) for n in axes)
-        code = f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, {shape})"
-        self.step("view", f"{print_access(node)}: {self.view_note}", ())
-        return Val(self.w.bind(code, f"{print_access(node)} -> {' '.join(axes)}"), axes, False)
+        return Val(f"rt.view({base}, {_tuple(self.size(s) for s in start)}, {steps}, {shape})",
+                   axes, False)
+
+    # --- windows shared between statements (im2col once, e.g. forward and weight gradient)
+    def shared_windows(self) -> set:
+        """Keys of the windows that contractions of two or more statements read."""
+        counts: Counter = Counter()
+        for k, (stmt, info) in enumerate(zip(self.program.stmts, self.analysis.stmts)):
+            if k not in self.alternatives:
+                counts.update({_window_key(f, info) for f in _contracted_windows(stmt.expr)})
+        return {key for key, n in counts.items() if n > 1}
+
+    def shared_window(self, node: ir.Expr) -> Val | None:
+        """A window read by several statements' contractions, as one contiguous copy with
+        the first statement's kept axes first (its GEMM layout; a later weight gradient
+        sums over exactly those axes, so the copy is its GEMM layout too)."""
+        if not isinstance(node, ir.Access):
+            return None
+        key = _window_key(node, self.info)
+        if key not in self.windows:
+            return None
+        kept = self.windows[key]
+        if kept is None:
+            if self.in_branch:
+                return None
+            view = self.strided_view(node)
+            axes = tuple(sorted(view.axes, key=lambda n: n in self.summing))
+            perm = tuple(view.axes.index(n) for n in axes)
+            copy = f"rt.windows({view.code}, {perm})"
+            var = self.w.bind(copy, f"{print_access(node)} -> {' '.join(axes)}: copied once, "
+                              "read again by a later statement")
+            self.windows[key] = Window(var, axes, copy, self.stmt.target)
+            self.step("windows", f"{print_access(node)}: copied once ({' '.join(axes)})", axes)
+            return Val(var, axes, fresh=False)
+        shape = _tuple(extent_name(n) for n in kept.axes)
+        var = self.w.temp()
+        self.w.line(f"if rt.is_copy({kept.var}, {shape}):   # {print_access(node)}: the windows "
+                    f"copied for {kept.owner}")
+        self.w.indent += 1
+        self.w.line(f"{var} = {kept.var}")
+        self.w.indent -= 1
+        self.w.line("else:")
+        self.w.indent += 1
+        known = len(self.steps[-1])
+        own = self._emit_Access(node)   # not memoized: bound in this branch only
+        del self.steps[-1][known:]
+        self.w.line(f"{var} = {self.align(own, kept.axes)}")
+        self.w.indent -= 1
+        self.step("view", f"{print_access(node)}: the windows copied for {kept.owner}", ())
+        return Val(var, kept.axes, fresh=False)
 
     def _channels_last(self, index: list[ir.Index]) -> tuple[int, ...] | None:
         """A window read inside a contraction: move plainly-summed dims (channels) last."""
@@ -339,7 +406,7 @@ class NumpyEmitter(Printer):
         if diagonal:
             return self.on_diagonal(node, diagonal, consts, factors)
         self.summing = set(node.over)
-        vals = [self.emit(f) for f in factors]
+        vals = [self.shared_window(f) or self.emit(f) for f in factors]
         self.summing = set()
         kept = self.union(tuple(n for n in v.axes if n not in node.over) for v in vals)
         scale = "".join(f"{c.value!r} * " for c in consts)
@@ -394,6 +461,32 @@ class NumpyEmitter(Printer):
             return code
         index = ", ".join(":" if n in val.axes else "None" for n in axes)
         return f"{_atom(code)}[{index}]"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window copy kept for later statements: its variable, axes, the code that made
+    it (valid in any statement with the same extents) and the tensor it was made for."""
+
+    var: str
+    axes: tuple[str, ...]
+    copy: str
+    owner: str
+
+
+def _contracted_windows(expr: ir.Expr):
+    """Window reads (a dimension indexed by two or more indices) that are factors of a
+    summed product: the contraction copies them (im2col)."""
+    for node in ir.walk(expr):
+        if isinstance(node, ir.Reduce) and node.op == "sum":
+            for f in ir.factors(node.body):
+                if isinstance(f, ir.Access) and any(len(ix.expr.names()) > 1 for ix in f.index):
+                    yield f
+
+
+def _window_key(node: ir.Access, info: StmtRanges):
+    """Equal for two reads of the same windows: the access, its pads and range starts."""
+    return node, info.pads.get(node, ()), tuple(info.ranges[n][0] for n in node.names())
 
 
 def _axis_order(stmt: ir.Stmt) -> list[str]:

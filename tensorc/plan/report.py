@@ -145,6 +145,8 @@ def _cost(step, extent, program, values, itemsize):
     volume = math.prod(extent[n] for n in step.axes)
     if step.kind in ("view", "choice"):
         return 0, 0
+    if step.kind == "windows":
+        return 0, itemsize * volume
     if step.kind in ("pad", "layout"):     # copies of a whole tensor (a pad's is a bit more)
         return 0, itemsize * _size(program.analysis.shapes[step.bytes_of], values)
     return volume, itemsize * volume

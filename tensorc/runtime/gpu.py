@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import TensorcError
 from . import kernels
-from .kernels import gather_wins  # noqa: F401  (re-exported for generated code)
+from .kernels import gather_wins, is_copy  # noqa: F401  (re-exported for generated code)
 
 THREADS = 256
 MAX_BLOCKS = 4096
@@ -93,6 +93,12 @@ def view(x, start, steps, shape):
     [[1.0, 2.0], [3.0, 4.0]]
     """
     return kernels.view(x, start, steps, shape, xp=require())
+
+
+def windows(view, perm):
+    """Windows read by several contractions, copied once on the device (``cupy``'s
+    contractions copy strided operands whole: no blocks to keep)."""
+    return require().ascontiguousarray(view.transpose(perm))
 
 
 def on_diagonal(value, axes, pairs, shape, dtype):

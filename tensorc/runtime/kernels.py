@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .contract import einsum  # noqa: F401  (re-exported for generated code)
+from .contract import copied_in_blocks, einsum  # noqa: F401  (einsum: for generated code)
 
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
@@ -38,6 +38,26 @@ def view(x: np.ndarray, start, steps, shape, xp=np) -> np.ndarray:
     if xp is not np:        # CuPy's as_strided has no writeable flag
         return xp.lib.stride_tricks.as_strided(base, shape, strides)
     return as_strided(base, shape, strides, writeable=False)
+
+
+def windows(view: np.ndarray, perm: tuple[int, ...], xp=np) -> np.ndarray:
+    """Windows that several contractions read (the im2col of a convolution's forward and
+    its weight gradient), axes in ``perm`` order, copied once. A copy big enough that a
+    contraction would make it block by block in cache stays a view (each contraction then
+    copies its blocks: faster than one big copy read twice).
+
+    >>> windows(view(np.arange(4.0), (0,), ((1,), (1,)), (3, 2)), (1, 0)).tolist()
+    [[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]]
+    """
+    moved = view.transpose(perm)
+    if moved.ndim and copied_in_blocks(moved.nbytes, moved.shape[0]):
+        return moved
+    return xp.ascontiguousarray(moved)
+
+
+def is_copy(x, shape) -> bool:
+    """Did :func:`windows` copy ``x``, and to this shape? (Else read the windows anew.)"""
+    return x.flags.c_contiguous and x.shape == tuple(int(s) for s in shape)
 
 
 def pad(x: np.ndarray, widths, modes, xp=np) -> np.ndarray:
