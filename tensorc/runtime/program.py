@@ -10,6 +10,7 @@ from ..errors import InputError, ShapeError
 from ..ir import nodes as ir
 from ..ir.printer import print_program
 from ..language.ranges import Analysis, dim_symbol, like_shape
+from .memory import keep_freed_memory
 
 
 class Program:
@@ -103,6 +104,7 @@ class Program:
         key = tuple(shapes[n] for n in self.inputs)
         if key not in self._bound:
             self._bound[key] = _bind(self.analysis, self.ir, shapes)
+            keep_freed_memory()     # once per process: see tensorc/runtime/memory.py
         return self._bound[key]
 
     def __repr__(self) -> str:
