@@ -1,6 +1,7 @@
 """The NumPy backend: a checked, range-analysed program -> a readable Python module."""
 from __future__ import annotations
 
+import math
 import string
 from collections import Counter
 from dataclasses import dataclass
@@ -369,6 +370,12 @@ class NumpyEmitter(Printer):
         return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}")'), body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
+        if node.fn == "neg" and ir.factors(node.args[0])[1:]:   # -(a * b): scale the smallest
+            node = ir.Call("mul", (ir.Const(-1.0), node.args[0]))
+        if node.fn == "mul":
+            diagonal = _diagonal_deltas(ir.factors(node), ())
+            if diagonal:
+                return self.on_diagonal((), diagonal, ir.factors(node))
         if node.fn == "mul" and len(ir.factors(node)) > 2:
             return self.product(ir.factors(node))
         return self.apply(node.fn, [self.emit(a) for a in node.args])
@@ -404,7 +411,7 @@ class NumpyEmitter(Printer):
             (consts if isinstance(factor, ir.Const) else factors).append(factor)
         diagonal = _diagonal_deltas(factors, node.over)
         if diagonal:
-            return self.on_diagonal(node, diagonal, consts, factors)
+            return self.on_diagonal(node.over, diagonal, consts + factors)
         self.summing = set(node.over)
         vals = [self.shared_window(f) or self.emit(f) for f in factors]
         self.summing = set()
@@ -425,15 +432,20 @@ class NumpyEmitter(Printer):
         return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(codes)})',
                                f"sum over {', '.join(node.over)}"), kept)
 
-    def on_diagonal(self, node: ir.Reduce, deltas, consts, factors) -> Val:
-        """``delta(u, v) * f`` with ``u, v`` kept and used nowhere else: compute ``f``
-        alone and write it on the diagonal of a zero tensor (never a dense delta)."""
-        rest = [f for f in factors if f not in deltas]
+    def on_diagonal(self, over: tuple[str, ...], diagonal, factors) -> Val:
+        """``delta(u, v) * f`` (summed over ``over``) with ``u, v`` kept and ``v`` used
+        nowhere else: compute ``f`` alone and write it on the diagonal of a zero tensor
+        (never a dense delta)."""
+        deltas = [d for d, _, _ in diagonal]
+        rest = [f for f in factors if f not in deltas and not isinstance(f, ir.Const)]
+        scale = math.prod(f.value for f in factors if isinstance(f, ir.Const))
         body = rest[0]
-        for f in [*consts, *rest[1:]]:
-            body = ir.Call("mul", (f, body) if isinstance(f, ir.Const) else (body, f))
-        inner = self.contraction(ir.Reduce("sum", node.over, body))
-        pairs = [(d.a.plain(), d.b.plain()) for d in deltas]
+        for f in rest[1:]:
+            body = ir.Call("mul", (body, f))
+        if scale != 1:
+            body = ir.Call("mul", (ir.Const(scale), body))
+        inner = self.contraction(ir.Reduce("sum", over, body)) if over else self.emit(body)
+        pairs = [(u, v) for _, u, v in diagonal]
         axes = self.union([inner.axes, *pairs])
         positions = tuple((axes.index(u), axes.index(v)) for u, v in pairs)
         shape = _tuple(extent_name(n) for n in axes)
@@ -499,17 +511,22 @@ def _axis_order(stmt: ir.Stmt) -> list[str]:
     return loops + [n for n in names if n not in loops]
 
 
-def _diagonal_deltas(factors, summed) -> list[ir.Delta]:
-    """Deltas of two plain kept indices that no other factor uses."""
+def _diagonal_deltas(factors, summed) -> list[tuple[ir.Delta, str, str]]:
+    """Deltas ``delta(u, v)`` of two plain kept indices where no other factor (deltas
+    included) uses ``v``: the rest, which does not depend on ``v``, is written where
+    ``u == v``. Returns (delta, u, v), each delta turned so that ``v`` is the free one."""
     found = []
     for d in factors:
         if not isinstance(d, ir.Delta):
             continue
         u, v = d.a.plain(), d.b.plain()
+        if not (u and v) or u == v or {u, v} & set(summed):
+            continue
         others = {n for f in factors if f is not d for n in ir.free_names(f)}
-        if u and v and u != v and not {u, v} & (set(summed) | others) and \
-                any(not isinstance(f, ir.Delta) for f in factors):
-            found.append(d)
+        if v in others:
+            u, v = v, u
+        if v not in others and any(not isinstance(f, ir.Delta) for f in factors):
+            found.append((d, u, v))
     return found
 
 

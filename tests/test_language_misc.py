@@ -275,3 +275,28 @@ def test_max_over_an_empty_range_is_a_clear_error():
     # never a crash from inside the compiler: a ValueError from numpy's reduction is not one
     with pytest.raises(tc.TensorcError, match="empty"):
         tc.compile("Y[i] = max(x[i + k])   where k < 0")(x=np.arange(3.0))
+
+
+@pytest.mark.parametrize("spec, reference", [
+    # v (h2) used by no other factor: the rest is written where h == h2
+    ("J[h, i, h2] = -(2 * delta(h, h2) * a[h] * x[i])   where h2 < 4",
+     lambda a, x, b: -2 * np.einsum("hk,h,i->hik", np.eye(len(a)), a, x)),
+    # the free index first: delta(h, h2) turned round
+    ("J[h, i, h2] = delta(h, h2) * a[h2] * x[i] * 3   where h < 4",
+     lambda a, x, b: 3 * np.einsum("hk,k,i->hik", np.eye(len(a)), a, x)),
+    # summed, both ends of the delta kept
+    ("J[h, h2] = delta(h, h2) * b[h, i] * x[i]   where h2 < 4",
+     lambda a, x, b: np.diag(b @ x)),
+    # both indices used elsewhere: a real mask, built densely
+    ("J[h, h2] = delta(h, h2) * a[h] * a[h2]",
+     lambda a, x, b: np.diag(a * a)),
+])
+def test_products_with_a_delta_are_written_on_the_diagonal(spec, reference):
+    prog = tc.compile(spec)
+    rng = np.random.default_rng(0)
+    a, x, b = rng.standard_normal(4), rng.standard_normal(3), rng.standard_normal((4, 3))
+    arrays = {k: v for k, v in dict(a=a, x=x, b=b).items() if k in prog.inputs}
+    np.testing.assert_allclose(prog(**arrays)["J"], reference(a, x, b), atol=1e-14)
+    dense = "a[h] * a[h2]" in spec
+    assert ("rt.delta(" in prog.source) == dense
+    assert ("rt.on_diagonal(" in prog.source) != dense
