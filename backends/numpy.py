@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 import string
 from collections import Counter
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import sympy as sp
 from sympy.printing.numpy import SciPyPrinter
@@ -91,6 +91,7 @@ class NumpyEmitter(Printer):
         self.w = Writer()
         self.steps: list[list[Step]] = []
         self.windows: dict = {}         # window key -> Window once copied (None before)
+        self.first_reads: dict = {}     # view variable -> window key, copied by its contraction
         self.in_branch = False
         names = {s: f"{tensor_name(s.name.split('.')[0])}.{s.name.split('.', 1)[1]}"
                  for shape in analysis.shapes.values() for s in shape if isinstance(s, sp.Symbol)
@@ -296,9 +297,9 @@ class NumpyEmitter(Printer):
         return {key for key, n in counts.items() if n > 1}
 
     def shared_window(self, node: ir.Expr) -> Val | None:
-        """A window read by several statements' contractions, as one contiguous copy with
-        the first statement's kept axes first (its GEMM layout; a later weight gradient
-        sums over exactly those axes, so the copy is its GEMM layout too)."""
+        """A window read by several statements' contractions: the first contraction
+        copies it once (``rt.windows``, in the layout that contraction copies it in), later
+        ones read the copy when it has their shape."""
         if not isinstance(node, ir.Access):
             return None
         key = _window_key(node, self.info)
@@ -308,15 +309,10 @@ class NumpyEmitter(Printer):
         if kept is None:
             if self.in_branch:
                 return None
-            view = self.strided_view(node)
-            axes = tuple(sorted(view.axes, key=lambda n: n in self.summing))
-            perm = tuple(view.axes.index(n) for n in axes)
-            copy = f"rt.windows({view.code}, {perm})"
-            var = self.w.bind(copy, f"{print_access(node)} -> {' '.join(axes)}: copied once, "
-                              "read again by a later statement")
-            self.windows[key] = Window(var, axes, copy, self.stmt.target)
-            self.step("windows", f"{print_access(node)}: copied once ({' '.join(axes)})", axes)
-            return Val(var, axes, fresh=False)
+            view = self.emit(node)
+            self.windows[key] = Window("", view.axes, self.stmt.target)
+            self.first_reads[view.code] = key      # copied by contraction(), knowing eq
+            return view
         shape = _tuple(extent_name(n) for n in kept.axes)
         var = self.w.temp()
         self.w.line(f"if rt.is_copy({kept.var}, {shape}):   # {print_access(node)}: the windows "
@@ -425,6 +421,14 @@ class NumpyEmitter(Printer):
         eq = ",".join("".join(letters[n] for n in v.axes) for v in vals)
         eq += "->" + "".join(letters[n] for n in kept)
         codes = [v.code for v in vals]
+        for k, v in enumerate(vals):
+            if v.code in self.first_reads:
+                key = self.first_reads.pop(v.code)
+                codes[k] = self.w.bind(f'rt.windows("{eq}", {k}, {", ".join(codes)})',
+                                       f"{v.code} copied as this contraction copies it, "
+                                       "kept for a later statement")
+                self.windows[key] = self.windows[key]._replace(var=codes[k])
+                self.step("windows", f"{' '.join(v.axes)}: copied once, kept", v.axes)
         if scale:       # scale the smallest operand, not the (often larger) result
             k = min(range(len(vals)), key=lambda j: len(vals[j].axes))
             codes[k] = f"({scale}{_atom(codes[k])})"
@@ -475,14 +479,12 @@ class NumpyEmitter(Printer):
         return f"{_atom(code)}[{index}]"
 
 
-@dataclass(frozen=True)
-class Window:
-    """A window copy kept for later statements: its variable, axes, the code that made
-    it (valid in any statement with the same extents) and the tensor it was made for."""
+class Window(NamedTuple):
+    """A window copy kept for later statements: its variable, axes and the tensor of the
+    statement that made it."""
 
     var: str
     axes: tuple[str, ...]
-    copy: str
     owner: str
 
 

@@ -239,10 +239,31 @@ def _run_blocks(step: _Compiled, a: np.ndarray, b: np.ndarray, out: np.ndarray) 
     return out
 
 
-def copied_in_blocks(nbytes: int, leading: int) -> bool:
-    """Is an operand copy of ``nbytes`` big enough (per index of its ``leading`` kept
-    axis) that a contraction runs it block by block, each block's copy in cache?"""
-    return nbytes / max(leading, 1) >= 4 * _BLOCK_BYTES
+def copy_layout(eq: str, which: int, *operands) -> tuple[int, ...] | None:
+    """The axis order in which :func:`einsum` copies operand ``which`` whole (an im2col of
+    a window view) for a two-operand ``eq``, as a permutation of that operand's axes; None
+    when it reads the operand as it is, copies it block by block, or ``eq`` is not a pair.
+
+    >>> x = np.lib.stride_tricks.sliding_window_view(np.arange(4.0), 2)    # x[i + a]
+    >>> copy_layout("ia,a->i", 0, x, np.ones(2)), copy_layout("ia,a->i", 1, x, np.ones(2))
+    ((1, 0), None)
+    """
+    inputs, output = _parse(eq)
+    if len(inputs) != 2 or len(operands) != 2:
+        return None
+    ops = [np.asarray(x) for x in operands]
+    dtype = np.result_type(*ops)
+    canonical, perms = _memory_order(eq, tuple(x.strides for x in ops))
+    perms = perms or (None, None)
+    ops = [x if q is None else x.transpose(q) for x, q in zip(ops, perms)]
+    (lhs, rhs), out = _parse(canonical)
+    step = _compile(lhs, rhs, out, ops[0].shape, ops[0].strides, ops[1].shape,
+                    ops[1].strides, dtype)
+    op = (step.plan.a, step.plan.b)[which]
+    if step.blocks or (step.a, step.b)[which] is not None or not op.copy:
+        return None
+    order = perms[which] or tuple(range(ops[which].ndim))
+    return tuple(order[k] for k in op.perm) if op.perm is not None else tuple(order)
 
 
 def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
@@ -259,7 +280,7 @@ def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
     out_axes = "".join([x for x in info.letters if x in out_axes] +
                        [x for x in out_axes if x not in info.letters])
     own = [x for x in out_axes if x in info.letters and x not in other.letters]
-    if not own or not copied_in_blocks(remaining, info.shape[info.letters.index(own[0])]):
+    if not own or remaining / info.shape[info.letters.index(own[0])] < 4 * _BLOCK_BYTES:
         return None     # one image's copy already fits: the unblocked batched plan is faster
     blocks = []
     for o, letter in enumerate(out_axes):

@@ -95,10 +95,10 @@ def view(x, start, steps, shape):
     return kernels.view(x, start, steps, shape, xp=require())
 
 
-def windows(view, perm):
-    """Windows read by several contractions, copied once on the device (``cupy``'s
-    contractions copy strided operands whole: no blocks to keep)."""
-    return require().ascontiguousarray(view.transpose(perm))
+def windows(eq: str, which: int, *operands):
+    """Operand ``which`` of ``eq`` (windows several contractions read), copied once on the
+    device (``cupy``'s contractions copy strided operands whole: no blocks to keep)."""
+    return require().ascontiguousarray(operands[which])
 
 
 def on_diagonal(value, axes, pairs, shape, dtype):

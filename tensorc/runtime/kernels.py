@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .contract import copied_in_blocks, einsum  # noqa: F401  (einsum: for generated code)
+from .contract import copy_layout, einsum  # noqa: F401  (einsum: for generated code)
 
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
@@ -56,24 +56,27 @@ def _strided(x, start, shape, strides, writeable: bool, xp=np):
     return as_strided(base, shape, strides, writeable=writeable)
 
 
-def windows(view: np.ndarray, perm: tuple[int, ...], xp=np) -> np.ndarray:
-    """Windows that several contractions read (the im2col of a convolution's forward and
-    its weight gradient), axes in ``perm`` order, copied once. A copy big enough that a
-    contraction would make it block by block in cache stays a view (each contraction then
-    copies its blocks: faster than one big copy read twice).
+def windows(eq: str, which: int, *operands) -> np.ndarray:
+    """Operand ``which`` of the contraction ``eq`` (a window view that a later statement
+    contracts again: the im2col of a convolution's forward and of its weight gradient),
+    copied once in the layout the contraction copies it in, its axes in their order. A
+    copy the contraction would make block by block in cache (big), or not at all, is not
+    made: the view comes back and each contraction reads it its own way.
 
-    >>> windows(view(np.arange(4.0), (0,), ((1,), (1,)), (3, 2)), (1, 0)).tolist()
-    [[0.0, 1.0, 2.0], [1.0, 2.0, 3.0]]
+    >>> x = view(np.arange(4.0), (0,), ((1,), (1,)), (3, 2))
+    >>> kept = windows("ia,a->i", 0, x, np.ones(2)); kept.tolist(), kept.flags.writeable
+    ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]], True)
     """
-    moved = view.transpose(perm)
-    if moved.ndim and copied_in_blocks(moved.nbytes, moved.shape[0]):
-        return moved
-    return xp.ascontiguousarray(moved)
+    layout = copy_layout(eq, which, *operands)
+    if layout is None:
+        return operands[which]
+    copy = np.ascontiguousarray(operands[which].transpose(layout))
+    return copy.transpose(np.argsort(layout))
 
 
 def is_copy(x, shape) -> bool:
-    """Did :func:`windows` copy ``x``, and to this shape? (Else read the windows anew.)"""
-    return x.flags.c_contiguous and x.shape == tuple(int(s) for s in shape)
+    """Did :func:`windows` copy ``x`` (window views are read-only), and to this shape?"""
+    return x.flags.writeable and x.shape == tuple(int(s) for s in shape)
 
 
 def pad(x: np.ndarray, widths, modes, xp=np) -> np.ndarray:
