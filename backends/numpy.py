@@ -137,7 +137,7 @@ class NumpyEmitter(Printer):
         self.w.line(f"# {print_stmt(stmt)}")
         for name, (lo, hi) in info.ranges.items():
             self.w.line(f"{extent_name(name)} = {self.size(hi - lo)}")
-        value = self.emit(stmt.expr)
+        value = self.scattered_contraction(stmt) or self.emit(stmt.expr)
         if stmt.accumulate:
             self.accumulate(stmt, info, value)
         else:
@@ -206,13 +206,20 @@ class NumpyEmitter(Printer):
             self.w.line(f"{target}[{self.slices(names)}] += {self.align(value, names)}")
             return
         names = tuple(dict.fromkeys(n for a in stmt.index for n in a.names()))
+        start = tuple(self.size(self.at_lo(a) + k) for a, k in zip(stmt.index, offsets))
+        steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
+        loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
+        if isinstance(value, Terms):
+            eq = value.eq + "".join(value.letters[n] for n in names)
+            self.w.line(f'rt.scatter_contract({target}, "{eq}", ({", ".join(value.codes)},), '
+                        f"{_tuple(start)}, {steps}, {loops})")
+            self.step("scatter", f"one contraction and strided add per offset of "
+                      f"{', '.join(names[k] for k in loops)}", names)
+            return
         full = self.align(value, names)
         if set(value.axes) != set(names):
             extents = ", ".join(extent_name(n) for n in names)
             full = f"np.broadcast_to({full}, ({extents},))"
-        start = tuple(self.size(self.at_lo(a) + k) for a, k in zip(stmt.index, offsets))
-        steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
-        loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
         self.w.line(f"rt.scatter_add({target}, {full}, {_tuple(start)}, {steps}, {loops})")
         loop_names = ", ".join(names[k] for k in loops) or "none"
         self.step("scatter", f"strided adds, loop over {loop_names}", names)
@@ -402,39 +409,62 @@ class NumpyEmitter(Printer):
         return Val(self.w.bind(f'rt.reduce({body.code}, {axis}, "{node.op}")'), kept)
 
     def contraction(self, node: ir.Reduce) -> Val:
-        consts, factors = [], []
-        for factor in ir.factors(node.body):
-            (consts if isinstance(factor, ir.Const) else factors).append(factor)
+        consts, factors = _split_consts(node.body)
         diagonal = _diagonal_deltas(factors, node.over)
         if diagonal:
             return self.on_diagonal(node.over, diagonal, consts + factors)
+        if not factors:
+            scale = "".join(f"{c.value!r} * " for c in consts)
+            count = " * ".join(extent_name(n) for n in node.over)
+            return Val(self.w.bind(f"{scale}{count} * np.ones((), dt)"), ())
+        terms = self.terms(node, consts, factors)
+        eq = terms.eq + "".join(terms.letters[n] for n in terms.axes)
+        self.step("contract", eq, terms.operand_axes, output=terms.axes)
+        return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(terms.codes)})',
+                               f"sum over {', '.join(node.over)}"), terms.axes)
+
+    def scattered_contraction(self, stmt: ir.Stmt) -> Terms | None:
+        """A scatter of a contraction (a convolution's input gradient) runs one contraction
+        per offset of the indices it loops over: each piece is added while still in cache
+        (one big product, then its strided adds, was 1.5x slower)."""
+        node = stmt.expr
+        if not (stmt.accumulate and isinstance(node, ir.Reduce) and node.op == "sum"
+                and _scatter_loops(stmt.index)):
+            return None
+        consts, factors = _split_consts(node.body)
+        if not factors or _diagonal_deltas(factors, node.over) or \
+                any(isinstance(f, ir.Delta) for f in factors):
+            return None
+        terms = self.terms(node, consts, factors)
+        if set(terms.axes) != {n for a in stmt.index for n in a.names()}:
+            return None         # a broadcast index: the plain scatter handles it
+        self.step("contract", terms.eq, terms.operand_axes, output=terms.axes)
+        return terms
+
+    def terms(self, node: ir.Reduce, consts, factors) -> Terms:
+        """The operands of a contraction, emitted, with the einsum letters of each."""
         self.summing = set(node.over)
         vals = [self.shared_window(f) or self.emit(f) for f in factors]
         self.summing = set()
         kept = self.union(tuple(n for n in v.axes if n not in node.over) for v in vals)
-        scale = "".join(f"{c.value!r} * " for c in consts)
-        if not vals:
-            count = " * ".join(extent_name(n) for n in node.over)
-            return Val(self.w.bind(f"{scale}{count} * np.ones((), dt)"), ())
         letters = {n: string.ascii_letters[k] for k, n in
                    enumerate(dict.fromkeys(n for v in vals for n in v.axes))}
-        eq = ",".join("".join(letters[n] for n in v.axes) for v in vals)
-        eq += "->" + "".join(letters[n] for n in kept)
+        eq = ",".join("".join(letters[n] for n in v.axes) for v in vals) + "->"
         codes = [v.code for v in vals]
         for k, v in enumerate(vals):
             if v.code in self.first_reads:
                 key = self.first_reads.pop(v.code)
-                codes[k] = self.w.bind(f'rt.windows("{eq}", {k}, {", ".join(codes)})',
+                out = "".join(letters[n] for n in kept)
+                codes[k] = self.w.bind(f'rt.windows("{eq}{out}", {k}, {", ".join(codes)})',
                                        f"{v.code} copied as this contraction copies it, "
                                        "kept for a later statement")
                 self.windows[key] = self.windows[key]._replace(var=codes[k])
                 self.step("windows", f"{' '.join(v.axes)}: copied once, kept", v.axes)
+        scale = "".join(f"{c.value!r} * " for c in consts)
         if scale:       # scale the smallest operand, not the (often larger) result
             k = min(range(len(vals)), key=lambda j: len(vals[j].axes))
             codes[k] = f"({scale}{_atom(codes[k])})"
-        self.step("contract", eq, tuple(v.axes for v in vals), output=kept)
-        return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(codes)})',
-                               f"sum over {', '.join(node.over)}"), kept)
+        return Terms(eq, tuple(codes), letters, kept, tuple(v.axes for v in vals))
 
     def on_diagonal(self, over: tuple[str, ...], diagonal, factors) -> Val:
         """``delta(u, v) * f`` (summed over ``over``) with ``u, v`` kept and ``v`` used
@@ -477,6 +507,25 @@ class NumpyEmitter(Printer):
             return code
         index = ", ".join(":" if n in val.axes else "None" for n in axes)
         return f"{_atom(code)}[{index}]"
+
+
+class Terms(NamedTuple):
+    """A contraction not yet called: ``eq`` up to its '->', the operands' code, the letter
+    of each index, the kept indices and each operand's indices."""
+
+    eq: str
+    codes: tuple[str, ...]
+    letters: dict
+    axes: tuple[str, ...]
+    operand_axes: tuple
+
+
+def _split_consts(body: ir.Expr) -> tuple[list, list]:
+    """The constant factors of a product and the others."""
+    consts, factors = [], []
+    for factor in ir.factors(body):
+        (consts if isinstance(factor, ir.Const) else factors).append(factor)
+    return consts, factors
 
 
 class Window(NamedTuple):

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
-from reference import as_torch as t, assert_close as close
+from reference import as_torch as t, assert_close as close, boundary_index
 
 RNG = np.random.default_rng(99)
 
@@ -312,3 +312,40 @@ def test_second_scatter_extends_tensor_created_by_scatter():
     # (contract reading: over all of its += statements)
     res = _run_isolated("T[i] += x[i]\nT[i + 3] += x[i]", "x=np.arange(1.0, 4.0)")
     assert res == {"T": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]}
+
+
+# ------------------------------------------------- contractions scattered per offset
+
+def test_transposed_conv_runs_one_contraction_per_kernel_offset():
+    spec = "Y[n, c, 2*i + a, j + b] += X[n, o, i, j] * W[o, c, a, b]"
+    prog = tc.compile(spec)
+    assert "rt.scatter_contract(" in prog.source and "rt.scatter_add(" not in prog.source
+    dy, w = rand(2, 3, 4, 5), rand(3, 2, 3, 2)
+    close(prog(X=dy, W=w)["Y"], F.conv_transpose2d(t(dy), t(w), stride=(2, 1)))
+    close(prog(X=dy.astype(np.float32), W=w.astype(np.float32))["Y"],
+          F.conv_transpose2d(t(dy), t(w), stride=(2, 1)), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
+def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, mode):
+    """The scatter form (forced) of a padded convolution's input gradient: the pieces are
+    added into a padded buffer and folded back through the boundary map."""
+    from tensorc.runtime import kernels
+    monkeypatch.setattr(kernels, "gather_wins", lambda *costs: False)
+    wrap = "" if mode == "zero" else mode
+    spec = ("input X[N, C, H, V]\n"
+            f"Y[n, o, i, j] = X[n, c, {wrap}(i + a - 1), {wrap}(j + b - 1)] * W[o, c, a, b]"
+            "   where i in 0:H, j in 0:V\nL = sum(Y[n, o, i, j] * Y[n, o, i, j])")
+    grad = tc.grad(spec, of="L", wrt=["X"])
+    assert "rt.scatter_contract(" in grad.source
+    x, w = rand(2, 3, 5, 4), rand(2, 3, 3, 3)
+    xt = t(x).requires_grad_()
+    if mode == "zero":
+        padded = F.pad(xt, (1, 1, 1, 1))
+    else:       # the boundary map as an index (torch's "reflect" skips the edge; ours not)
+        rows = [boundary_index(e, 5, mode) for e in range(-1, 6)]
+        cols = [boundary_index(e, 4, mode) for e in range(-1, 5)]
+        padded = xt[:, :, rows][:, :, :, cols]
+    y = F.conv2d(padded, t(w))
+    (y * y).sum().backward()
+    close(grad(X=x, W=w)["dX"], xt.grad)

@@ -306,6 +306,12 @@ def on_diagonal(value, axes, pairs, shape, dtype):
 
 # --- scatters -------------------------------------------------------------------------------
 
+def scatter_contract(target, eq: str, operands, start, steps, loops) -> None:
+    """``kernels.scatter_contract`` on dask arrays: the whole lazy product, then the slice
+    updates."""
+    scatter_add(target, einsum(eq, *operands), start, steps, loops)
+
+
 def scatter_add(target, value, start, steps, loops) -> None:
     """``target[start + sum_v v*steps[v]] += value[v...]`` as strided slice updates of the
     (mutable) dask array ``target``: one per position of the axes that cannot be a slice."""

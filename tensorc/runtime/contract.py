@@ -266,6 +266,25 @@ def copy_layout(eq: str, which: int, *operands) -> tuple[int, ...] | None:
     return tuple(order[k] for k in op.perm) if op.perm is not None else tuple(order)
 
 
+def natural_order(eq: str, *operands) -> str:
+    """The output letters of ``eq`` in the order cheapest to produce (for two operands the
+    matmul's own layout, no transpose after it); ``eq``'s output order otherwise.
+
+    >>> natural_order("ik,kj->ji", np.ones((4, 3)), np.ones((3, 5)))
+    'ij'
+    """
+    inputs, output = _parse(eq)
+    if len(inputs) != 2:
+        return output
+    dtype = np.result_type(*operands)
+    infos = [_Info(tuple(x), op.shape, op.strides) for x, op in zip(inputs, operands)]
+    need = frozenset(output)
+    a, b = _prepared(infos[0], infos[1], need, dtype), _prepared(infos[1], infos[0], need, dtype)
+    order = "".join(_free_order(a, b, frozenset(x for x in output if x in a.letters + b.letters),
+                                dtype)[1])
+    return order + "".join(x for x in output if x not in order)
+
+
 def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
     """Blocks for a big copied operand: ((operand, axis, buffer axis, block) per letter
     split, the buffer's letter order), or None."""

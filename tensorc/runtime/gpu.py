@@ -207,6 +207,11 @@ def _launch(kernel, count: int, args) -> None:
     kernel((blocks,), (THREADS,), args)
 
 
+def scatter_contract(target, eq: str, operands, start, steps, loops) -> None:
+    """``kernels.scatter_contract`` on the device: the whole product, then one scatter kernel."""
+    scatter_add(target, einsum(eq, *operands), start, steps, loops)
+
+
 def scatter_add(target, value, start, steps, loops) -> None:
     """``target[start + sum_v v*steps[v]] += value[v...]`` in one raw kernel.
 

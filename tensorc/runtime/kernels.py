@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .contract import copy_layout, einsum  # noqa: F401  (einsum: for generated code)
+from .contract import copy_layout, einsum, natural_order
 
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
@@ -128,6 +128,64 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
         if part.size:
             window = _strided(target, origin, shape, strides, True)
             window += part
+
+
+def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops) -> None:
+    """``scatter_add(target, einsum(eq, *operands), start, steps, loops)``, with the
+    contraction made one loop offset at a time: each offset's piece (a convolution input
+    gradient's ``dY @ W[a, b]``) is added while it is still in cache, into a buffer laid
+    out as the pieces come out of the matmul (NHWC for NCHW data), added to ``target`` once.
+
+    >>> t = np.zeros(4); scatter_contract(t, "i,a->ia", (np.ones(3), np.array([1.0, 2])),
+    ...                                   (0,), ((1,), (1,)), (1,)); t.tolist()
+    [1.0, 3.0, 3.0, 2.0]
+    """
+    inputs, output = eq.split("->")
+    inputs = inputs.split(",")
+    looped = [output[a] for a in loops]
+    size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
+    kept = [a for a in range(len(output)) if a not in loops]
+    pieces = ",".join("".join(x for x in axes if x not in looped) for axes in inputs) + "->"
+    first = [op[tuple(0 if x in looped else slice(None) for x in axes)]
+             for axes, op in zip(inputs, operands)]
+    operands = [_once(pieces + "".join(output[a] for a in kept), k, first, op, axes, looped)
+                for k, (axes, op) in enumerate(zip(inputs, operands))]
+    order = natural_order(pieces + "".join(output[a] for a in kept), *first)
+    dims = _buffer_dims(order, steps, [output[a] for a in range(len(output))], target.ndim)
+    buffer = np.zeros(tuple(target.shape[d] for d in dims), target.dtype)
+    every = _strides(tuple(buffer.strides[dims.index(d)] for d in range(target.ndim)),
+                     tuple(steps))
+    shape, strides = tuple(size[x] for x in order), tuple(every[output.index(x)] for x in order)
+    for offset in itertools.product(*(range(size[x]) for x in looped)):
+        at = dict(zip(looped, offset))
+        parts = [op[tuple(at.get(x, slice(None)) for x in axes)]
+                 for axes, op in zip(inputs, operands)]
+        origin = [int(s) for s in start]
+        for a, k in zip(loops, offset):
+            origin = [o + k * int(d) for o, d in zip(origin, steps[a])]
+        window = _strided(buffer, [origin[d] for d in dims], shape, strides, True)
+        window += einsum(pieces + order, *parts)
+    target += buffer.transpose(np.argsort(dims))
+
+
+def _once(eq: str, which: int, first, operand, axes: str, looped) -> np.ndarray:
+    """An operand no loop index reaches, copied now in the layout every offset's contraction
+    would copy it in (else each offset copies it again)."""
+    if any(x in looped for x in axes):
+        return operand
+    layout = copy_layout(eq, which, *first)
+    if layout is None:
+        return operand
+    return np.ascontiguousarray(operand.transpose(layout)).transpose(np.argsort(layout))
+
+
+def _buffer_dims(order: str, steps, letters, ndim: int) -> list[int]:
+    """The target's dimensions in the order their first piece letter comes in ``order``
+    (dimensions only loop letters reach go first)."""
+    def rank(d: int) -> int:
+        return min((order.index(x) for x, step in zip(letters, steps)
+                    if step[d] and x in order), default=-1)
+    return sorted(range(ndim), key=rank)
 
 
 def _injective(strides, shape) -> bool:
