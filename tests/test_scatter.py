@@ -316,7 +316,16 @@ def test_second_scatter_extends_tensor_created_by_scatter():
 
 # ------------------------------------------------- contractions scattered per offset
 
-def test_transposed_conv_runs_one_contraction_per_kernel_offset():
+@pytest.fixture(params=["per offset", "one product"])
+def pieces(request, monkeypatch):
+    """Run scatter_contract's per-offset path on small test shapes, or its fallback."""
+    from tensorc.runtime import kernels
+    small = request.param == "per offset"
+    monkeypatch.setattr(kernels, "PIECE_SIZE", 0 if small else 1 << 60)
+    monkeypatch.setattr(kernels, "PIECE_WIDTH", 0 if small else 1 << 60)
+
+
+def test_transposed_conv_runs_one_contraction_per_kernel_offset(pieces):
     spec = "Y[n, c, 2*i + a, j + b] += X[n, o, i, j] * W[o, c, a, b]"
     prog = tc.compile(spec)
     assert "rt.scatter_contract(" in prog.source and "rt.scatter_add(" not in prog.source
@@ -327,7 +336,7 @@ def test_transposed_conv_runs_one_contraction_per_kernel_offset():
 
 
 @pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
-def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, mode):
+def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, pieces, mode):
     """The scatter form (forced) of a padded convolution's input gradient: the pieces are
     added into a padded buffer and folded back through the boundary map."""
     from tensorc.runtime import kernels
@@ -338,7 +347,7 @@ def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, mode):
             "   where i in 0:H, j in 0:V\nL = sum(Y[n, o, i, j] * Y[n, o, i, j])")
     grad = tc.grad(spec, of="L", wrt=["X"])
     assert "rt.scatter_contract(" in grad.source
-    x, w = rand(2, 3, 5, 4), rand(2, 3, 3, 3)
+    x, w = rand(2, 3, 5, 4), rand(2, 3, 3, 3)      # dX's scatter: dY * (Y > 0) * W
     xt = t(x).requires_grad_()
     if mode == "zero":
         padded = F.pad(xt, (1, 1, 1, 1))

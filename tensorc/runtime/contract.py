@@ -259,11 +259,14 @@ def copy_layout(eq: str, which: int, *operands) -> tuple[int, ...] | None:
     (lhs, rhs), out = _parse(canonical)
     step = _compile(lhs, rhs, out, ops[0].shape, ops[0].strides, ops[1].shape,
                     ops[1].strides, dtype)
-    op = (step.plan.a, step.plan.b)[which]
-    if step.blocks or (step.a, step.b)[which] is not None or not op.copy:
+    op, recipe = (step.plan.a, step.plan.b)[which], (step.a, step.b)[which]
+    if step.blocks or not op.copy or (recipe is not None and recipe.axes):
         return None
-    order = perms[which] or tuple(range(ops[which].ndim))
-    return tuple(order[k] for k in op.perm) if op.perm is not None else tuple(order)
+    shape = ops[which].shape
+    kept = [i for i, n in enumerate(shape) if n != 1 or recipe is None]   # size 1: dropped
+    inner = [kept[k] for k in (op.perm or range(len(kept)))]
+    order = perms[which] or tuple(range(len(shape)))
+    return tuple(order[k] for k in [i for i in range(len(shape)) if i not in kept] + inner)
 
 
 def natural_order(eq: str, *operands) -> str:

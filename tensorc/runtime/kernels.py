@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .contract import copy_layout, einsum, natural_order
 
+PIECE_WIDTH = 16   # scatter_contract: per-offset pieces narrower than this (or smaller than
+PIECE_SIZE = 1 << 16    # this many elements) run as one product and strided adds
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
 
@@ -145,6 +148,16 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     looped = [output[a] for a in loops]
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
     kept = [a for a in range(len(output)) if a not in loops]
+    inputs, operands = _merge_unlooped(inputs, list(operands), looped, output)
+    width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
+                      for x in axes if x in output and x not in looped)
+    piece = math.prod(size[output[a]] for a in kept)
+    if width < PIECE_WIDTH or piece < PIECE_SIZE:   # thin or small pieces: one product,
+        first = "".join(looped) + "".join(output[a] for a in kept)   # each offset's block whole
+        value = einsum(",".join(inputs) + "->" + first, *operands)
+        scatter_add(target, value.transpose([first.index(x) for x in output]), start, steps,
+                    loops)
+        return
     pieces = ",".join("".join(x for x in axes if x not in looped) for axes in inputs) + "->"
     first = [op[tuple(0 if x in looped else slice(None) for x in axes)]
              for axes, op in zip(inputs, operands)]
@@ -166,6 +179,20 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
         window = _strided(buffer, [origin[d] for d in dims], shape, strides, True)
         window += einsum(pieces + order, *parts)
     target += buffer.transpose(np.argsort(dims))
+
+
+def _merge_unlooped(inputs: list[str], operands: list, looped, output: str):
+    """The operands no loop index reaches, contracted into one first (a cotangent times a
+    ReLU mask), so that each offset's contraction has two operands."""
+    free = [k for k, axes in enumerate(inputs) if not set(axes) & set(looped)]
+    if len(free) < 2:
+        return inputs, operands
+    need = set(output).union(*(inputs[k] for k in range(len(inputs)) if k not in free))
+    letters = "".join(dict.fromkeys(x for k in free for x in inputs[k] if x in need))
+    merged = einsum(",".join(inputs[k] for k in free) + "->" + letters,
+                    *(operands[k] for k in free))
+    rest = [k for k in range(len(inputs)) if k not in free]
+    return [inputs[k] for k in rest] + [letters], [operands[k] for k in rest] + [merged]
 
 
 def _once(eq: str, which: int, first, operand, axes: str, looped) -> np.ndarray:
