@@ -438,7 +438,8 @@ class NumpyEmitter(Printer):
         terms = self.terms(node, consts, factors)
         if set(terms.axes) != {n for a in stmt.index for n in a.names()}:
             return None         # a broadcast index: the plain scatter handles it
-        self.step("contract", terms.eq, terms.operand_axes, output=terms.axes)
+        self.step("contract", terms.eq + "".join(terms.letters[n] for n in terms.axes),
+                  terms.operand_axes, output=terms.axes)
         return terms
 
     def terms(self, node: ir.Reduce, consts, factors) -> Terms:
