@@ -124,6 +124,23 @@ def test_max_pool_ties_go_to_the_first_winner_like_torch():
     assert out.sum() == 1.0
 
 
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_pooled_relu_with_ties_and_all_negative_windows_matches_torch(op):
+    """The winner of max(relu(x)) is picked on x (relu ties only where relu' = 0): windows
+    that tie at relu's 0, tie among positives, or mix, give torch's gradients."""
+    x = np.array([[[[-1.0, -2.0, 3.0, 3.0], [-3.0, -1.0, 1.0, 3.0],
+                    [0.0, 2.0, -1.0, 0.0], [2.0, 0.0, 0.0, -5.0]]]])
+    g = tc.grad(f"P[n, c, i, j] = {op}(relu(X[n, c, 2*i + p, 2*j + q]))   where p < 2, q < 2",
+                of="P", wrt="X")
+    assert f"arg{op}(X[n, c, 2*i + p, 2*j + q], p, q)" in g.spec
+    dp = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    t = torch.tensor(x, requires_grad=True)
+    pooled = torch.nn.functional.max_pool2d if op == "max" else \
+        (lambda v, k: -torch.nn.functional.max_pool2d(-v, k))
+    (pooled(torch.relu(t), 2) * torch.tensor(dp)).sum().backward()
+    np.testing.assert_array_equal(g(X=x, dP=dp)["dX"], t.grad.numpy())
+
+
 def test_float32_stays_float32():
     g = tc.grad("Y[i] = tanh(W[i, j] * x[j])", of="Y", wrt=["W"])
     out = g(W=np.ones((2, 3), np.float32), x=np.ones(3, np.float32), dY=np.ones(2, np.float32))

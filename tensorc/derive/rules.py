@@ -48,8 +48,10 @@ def _reduce(e: ir.Reduce, seed, ctx) -> Iterator[Contribution]:
     if e.op == "mean":
         return adjoint(e.body, alg.div(seed, ir.Count(e.over)), inner)
     # max and min: the whole cotangent goes to one winner per window, the first in index
-    # order (as PyTorch's max-pooling does)
-    return adjoint(e.body, alg.mul(seed, ir.ArgMax(e.op, e.over, e.body)), inner)
+    # order (as PyTorch's max-pooling does). Of relu(x) the winner is picked on x: relu ties
+    # only values where relu' = 0, so the gradient is the same, one pass cheaper
+    picked = e.body.args[0] if isinstance(e.body, ir.Call) and e.body.fn == "relu" else e.body
+    return adjoint(e.body, alg.mul(seed, ir.ArgMax(e.op, e.over, picked)), inner)
 
 
 def _constant(e, seed, ctx) -> Iterator[Contribution]:
