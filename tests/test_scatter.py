@@ -335,6 +335,15 @@ def test_transposed_conv_runs_one_contraction_per_kernel_offset(pieces):
           F.conv_transpose2d(t(dy), t(w), stride=(2, 1)), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("x_shape, w_shape, y_shape", [
+    ((0, 3, 4, 5), (3, 2, 3, 2), (0, 2, 9, 6)), ((2, 3, 4, 5), (3, 0, 3, 2), (2, 0, 9, 6)),
+    ((2, 3, 4, 5), (3, 2, 0, 2), (2, 2, 6, 6))])
+def test_transposed_conv_with_an_empty_dimension(pieces, x_shape, w_shape, y_shape):
+    prog = tc.compile("Y[n, c, 2*i + a, j + b] += X[n, o, i, j] * W[o, c, a, b]")
+    out = prog(X=np.ones(x_shape), W=np.ones(w_shape))["Y"]
+    assert out.shape == y_shape and not out.any()
+
+
 @pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
 def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, pieces, mode):
     """The scatter form (forced) of a padded convolution's input gradient: the pieces are

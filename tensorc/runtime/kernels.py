@@ -148,6 +148,8 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     looped = [output[a] for a in loops]
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
     kept = [a for a in range(len(output)) if a not in loops]
+    if not all(size[x] for x in looped):
+        return          # no offsets: nothing is added
     inputs, operands = _merge_unlooped(inputs, list(operands), looped, output)
     width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
                       for x in axes if x in output and x not in looped)
