@@ -402,6 +402,10 @@ class NumpyEmitter(Printer):
     def _emit_Reduce(self, node: ir.Reduce) -> Val:
         if node.op == "sum":
             return self.contraction(node)
+        body = node.body
+        if node.op in ("max", "min") and isinstance(body, ir.Call) and body.fn == "relu":
+            # relu is monotone: the max of relu is relu of the max, on a window's share
+            return self.apply("relu", [self.emit(ir.Reduce(node.op, node.over, body.args[0]))])
         body = self.emit(node.body)
         axis = tuple(body.axes.index(n) for n in node.over)
         kept = tuple(n for n in body.axes if n not in node.over)

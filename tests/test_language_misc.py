@@ -300,3 +300,16 @@ def test_products_with_a_delta_are_written_on_the_diagonal(spec, reference):
     dense = "a[h] * a[h2]" in spec
     assert ("rt.delta(" in prog.source) == dense
     assert ("rt.on_diagonal(" in prog.source) != dense
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_pooled_relu_reduces_first_then_applies_relu(op):
+    """max(relu(x)) == relu(max(x)) exactly (relu is monotone): computed on the pooled
+    values; all-negative windows give 0, NaN still propagates."""
+    prog = tc.compile(f"P[i, j] = {op}(relu(Z[2*i + p, 2*j + q]))   where p < 2, q < 2")
+    assert prog.source.index("rt.reduce(") < prog.source.index("np.maximum(0,")
+    z = np.array([[-1.0, -2.0, 3.0, 0.5], [-3.0, -1.0, 1.0, 3.0],
+                  [np.nan, 2.0, -1.0, -4.0], [2.0, 0.0, -2.0, -5.0]])
+    windows = np.maximum(0, z).reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4)
+    want = getattr(np, op)(windows, axis=-1)
+    np.testing.assert_array_equal(prog(Z=z)["P"], want)
