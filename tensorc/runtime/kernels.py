@@ -70,11 +70,7 @@ def windows(eq: str, which: int, *operands) -> np.ndarray:
     >>> kept = windows("ia,a->i", 0, x, np.ones(2)); kept.tolist(), kept.flags.writeable
     ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]], True)
     """
-    layout = copy_layout(eq, which, *operands)
-    if layout is None:
-        return operands[which]
-    copy = np.ascontiguousarray(operands[which].transpose(layout))
-    return copy.transpose(np.argsort(layout))
+    return _copied(operands[which], copy_layout(eq, which, *operands))
 
 
 def is_copy(x, shape) -> bool:
@@ -145,28 +141,36 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     """
     inputs, output = eq.split("->")
     inputs = inputs.split(",")
-    looped = [output[a] for a in loops]
+    looped = "".join(output[a] for a in loops)
+    kept = "".join(x for x in output if x not in looped)
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
-    kept = [a for a in range(len(output)) if a not in loops]
     if not all(size[x] for x in looped):
         return          # no offsets: nothing is added
     inputs, operands = _merge_unlooped(inputs, list(operands), looped, output)
     width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
-                      for x in axes if x in output and x not in looped)
-    piece = math.prod(size[output[a]] for a in kept)
-    if width < PIECE_WIDTH or piece < PIECE_SIZE:   # thin or small pieces: one product,
-        first = "".join(looped) + "".join(output[a] for a in kept)   # each offset's block whole
-        value = einsum(",".join(inputs) + "->" + first, *operands)
-        scatter_add(target, value.transpose([first.index(x) for x in output]), start, steps,
-                    loops)
-        return
+                      for x in axes if x in kept)
+    if width < PIECE_WIDTH or math.prod(size[x] for x in kept) < PIECE_SIZE:
+        # thin or small pieces: one product, each offset's block contiguous, then the adds
+        value = einsum(",".join(inputs) + "->" + looped + kept, *operands)
+        scatter_add(target, value.transpose([(looped + kept).index(x) for x in output]),
+                    start, steps, loops)
+    else:
+        _add_per_offset(target, inputs, operands, output, loops, size, start, steps)
+
+
+def _add_per_offset(target, inputs, operands, output: str, loops, size, start, steps):
+    """scatter_contract's pieces: one contraction per loop offset, added in cache into a
+    buffer in the pieces' own layout, the buffer added to ``target`` at the end."""
+    looped = "".join(output[a] for a in loops)
+    kept = "".join(x for x in output if x not in looped)
     pieces = ",".join("".join(x for x in axes if x not in looped) for axes in inputs) + "->"
     first = [op[tuple(0 if x in looped else slice(None) for x in axes)]
              for axes, op in zip(inputs, operands)]
-    operands = [_once(pieces + "".join(output[a] for a in kept), k, first, op, axes, looped)
+    operands = [op if set(axes) & set(looped) else
+                _copied(op, copy_layout(pieces + kept, k, *first))   # once, not per offset
                 for k, (axes, op) in enumerate(zip(inputs, operands))]
-    order = natural_order(pieces + "".join(output[a] for a in kept), *first)
-    dims = _buffer_dims(order, steps, [output[a] for a in range(len(output))], target.ndim)
+    order = natural_order(pieces + kept, *first)
+    dims = _buffer_dims(order, steps, output, target.ndim)
     buffer = np.zeros(tuple(target.shape[d] for d in dims), target.dtype)
     every = _strides(tuple(buffer.strides[dims.index(d)] for d in range(target.ndim)),
                      tuple(steps))
@@ -175,9 +179,8 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
         at = dict(zip(looped, offset))
         parts = [op[tuple(at.get(x, slice(None)) for x in axes)]
                  for axes, op in zip(inputs, operands)]
-        origin = [int(s) for s in start]
-        for a, k in zip(loops, offset):
-            origin = [o + k * int(d) for o, d in zip(origin, steps[a])]
+        origin = [int(s) + sum(k * int(steps[a][d]) for a, k in zip(loops, offset))
+                  for d, s in enumerate(start)]
         window = _strided(buffer, [origin[d] for d in dims], shape, strides, True)
         window += einsum(pieces + order, *parts)
     target += buffer.transpose(np.argsort(dims))
@@ -197,15 +200,12 @@ def _merge_unlooped(inputs: list[str], operands: list, looped, output: str):
     return [inputs[k] for k in rest] + [letters], [operands[k] for k in rest] + [merged]
 
 
-def _once(eq: str, which: int, first, operand, axes: str, looped) -> np.ndarray:
-    """An operand no loop index reaches, copied now in the layout every offset's contraction
-    would copy it in (else each offset copies it again)."""
-    if any(x in looped for x in axes):
-        return operand
-    layout = copy_layout(eq, which, *first)
+def _copied(x: np.ndarray, layout) -> np.ndarray:
+    """``x`` copied with its memory in ``layout`` order of its axes (the axes themselves
+    keep their order); ``x`` itself when ``layout`` is None."""
     if layout is None:
-        return operand
-    return np.ascontiguousarray(operand.transpose(layout)).transpose(np.argsort(layout))
+        return x
+    return np.ascontiguousarray(x.transpose(layout)).transpose(np.argsort(layout))
 
 
 def _buffer_dims(order: str, steps, letters, ndim: int) -> list[int]:
