@@ -22,7 +22,7 @@ def result_type(*arrays) -> np.dtype:
     dtype('float32')
     """
     dtype = np.result_type(*arrays) if arrays else np.dtype(np.float64)
-    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+    return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
 def view(x: np.ndarray, start, steps, shape, xp=np) -> np.ndarray:
