@@ -376,3 +376,23 @@ def test_blocked_im2col_matches_numpy(monkeypatch, eq, shapes):
     assert step.blocks, "the test must exercise the blocked path"
     np.testing.assert_allclose(contract.einsum(eq, *ops), np.einsum(eq, *ops), rtol=1e-12)
     contract._compile.cache_clear()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_long_sum_over_the_outer_letter_runs_as_a_batch_then_added(dtype):
+    """A weight gradient with few outputs: (o x n*p) @ (n*p x a) is slow for tiny o, a;
+    it runs as n batched products (n outermost in both operands) added after."""
+    rng = np.random.default_rng(5)
+    dy = rng.standard_normal((64, 6, 300)).astype(dtype)        # n o p
+    cols = rng.standard_normal((64, 25, 300)).astype(dtype)     # n a p
+    step = rc._compile("nop", "nap", "oa", dy.shape, dy.strides, cols.shape, cols.strides,
+                       np.dtype(dtype))
+    assert step.summed_after == 64
+    want = np.einsum("nop,nap->oa", dy.astype(np.float64), cols.astype(np.float64))
+    tol = 1e-10 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(einsum("nop,nap->oa", dy, cols), want, rtol=tol, atol=tol)
+    # the letter must be outermost in both: here it is not in the second
+    moved = np.ascontiguousarray(cols.transpose(1, 0, 2)).transpose(1, 0, 2)
+    assert rc._compile("nop", "nap", "oa", dy.shape, dy.strides, moved.shape, moved.strides,
+                       np.dtype(dtype)).summed_after == 0
+    np.testing.assert_allclose(einsum("nop,nap->oa", dy, moved), want, rtol=tol, atol=tol)

@@ -106,6 +106,7 @@ class _Compiled(NamedTuple):
     blocks: tuple = ()  # (operand, axis in it, axis in out, block) to run in cached blocks
     axes: tuple = ()  # the (a, b, buffer) letters, to compile each block
     order: tuple = ()  # buffer axis k is output axis order[k]
+    summed_after: int = 0  # > 0: the product keeps this many of a summed letter, added after
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,7 +215,12 @@ def _run_compiled(step: _Compiled, a: np.ndarray, b: np.ndarray, out=None) -> np
                     b if step.b_op is None else _present(b, step.b_op), out=out)
         return out
     target = out if step.reduced_shape is None else out.reshape(step.reduced_shape)
-    _execute(step.plan, a, b, target)
+    if step.summed_after:
+        parts = np.empty((step.summed_after,) + target.shape, target.dtype)
+        _execute(step.plan, a, b, parts)
+        np.sum(parts, axis=0, out=target)
+    else:
+        _execute(step.plan, a, b, target)
     return out
 
 
@@ -400,6 +406,11 @@ def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shap
     out_shape = tuple(sizes[x] for x in out_axes)
     reduced = None if len(out_letters) == len(out_axes) else tuple(sizes[x] for x in out_letters)
     plan = _pair_plan(a_info, b_info, out_letters, dtype)
+    summed = _summed_after(a_info, b_info, out_letters, dtype, plan.cost)
+    if summed is not None:
+        plan, letter = summed
+        return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced or out_shape, None, None,
+                         np.matmul, False, summed_after=sizes[letter])
     plain_out = reduced is None and plan.out_perm is plan.view_perm is plan.view_shape is None
     found = _blocks(a, b, out_axes, plan, dtype.itemsize) \
         if blocked and a_recipe is b_recipe is None and reduced is None else None
@@ -407,6 +418,23 @@ def _compile(a_axes: str, b_axes: str, out_axes: str, a_shape, a_strides, b_shap
     return _Compiled(a_recipe, b_recipe, plan, out_shape, reduced, _needed_op(plan.a),
                      _needed_op(plan.b), np.multiply if plan.mul else np.matmul, plain_out,
                      blocks, (a_axes, b_axes, inner), tuple(out_axes.index(x) for x in inner))
+
+
+def _summed_after(a: _Info, b: _Info, out: tuple[str, ...], dtype: np.dtype, cost: float):
+    """(plan, letter) when keeping the summed letter outermost in both operands as a batch
+    and adding the products after is cheaper than one long product: a weight gradient's
+    (6 x N*784) @ (N*784 x 25) ran at 14 GFLOP/s, N (6 x 784) @ (784 x 25) plus a sum 5x
+    faster. None otherwise."""
+    summed = (set(a.letters) & set(b.letters)) - set(out)
+    outer = [x for x in summed if x == _mem_order(a, a.letters)[0] == _mem_order(b, b.letters)[0]]
+    if not outer or len(summed) < 2:
+        return None
+    letter = outer[0]
+    sizes = dict(zip(a.letters, a.shape)) | dict(zip(b.letters, b.shape))
+    plan = _pair_plan(a, b, (letter, *out), dtype)
+    kept = _prod(sizes[x] for x in out)
+    total = plan.cost + 2 * _copy_ns(sizes[letter] * kept * dtype.itemsize, dtype.itemsize)
+    return (plan, letter) if total < cost else None
 
 
 def _needed_op(op: _Op) -> _Op | None:
