@@ -366,11 +366,14 @@ class NumpyEmitter(Printer):
     def _emit_Count(self, node: ir.Count) -> Val:
         return Val(f"float({' * '.join(extent_name(n) for n in node.over)})", (), fresh=False)
 
-    def _emit_ArgMax(self, node: ir.ArgMax) -> Val:
+    def _emit_ArgMax(self, node: ir.ArgMax, positive: bool = False) -> Val:
         body = self.emit(node.body)
         axes = tuple(body.axes.index(n) for n in node.over)
-        self.step("reduce", f"arg{node.op} mask over {', '.join(node.over)}", body.axes)
-        return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}")'), body.axes)
+        only = " where the winner is > 0" if positive else ""
+        self.step("reduce", f"arg{node.op} mask over {', '.join(node.over)}{only}", body.axes)
+        flag = ", positive=True" if positive else ""
+        return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}"{flag})'),
+                   body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
         if node.fn == "neg" and ir.factors(node.args[0])[1:]:   # -(a * b): scale the smallest
@@ -379,7 +382,8 @@ class NumpyEmitter(Printer):
             diagonal = _diagonal_deltas(ir.factors(node), ())
             if diagonal:
                 return self.on_diagonal((), diagonal, ir.factors(node))
-        if node.fn == "mul" and len(ir.factors(node)) > 2:
+        if node.fn == "mul" and (len(ir.factors(node)) > 2 or any(
+                isinstance(f, ir.ArgMax) for f in ir.factors(node))):
             return self.product(ir.factors(node))
         return self.apply(node.fn, [self.emit(a) for a in node.args])
 
@@ -393,8 +397,13 @@ class NumpyEmitter(Printer):
     def product(self, factors: list[ir.Expr]) -> Val:
         """An elementwise product of several factors, the ones with fewest axes first: the
         broadcast to the full shape then happens once, in the last multiplication."""
-        vals = sorted((self.emit(f) for f in factors), key=lambda v: len(v.axes))
+        factors, masks = _positive_winners(factors)
+        vals = [*(self._emit_ArgMax(m, positive=True) for m in masks),
+                *(self.emit(f) for f in factors)]
+        vals.sort(key=lambda v: len(v.axes))
         value = vals[0]
+        if len(vals) == 1:
+            return value
         for other in vals[1:]:
             value = self.apply("mul", [value, other])
         return value
@@ -565,6 +574,20 @@ def _axis_order(stmt: ir.Stmt) -> list[str]:
         return names
     loops = _scatter_loops(stmt.index)
     return loops + [n for n in names if n not in loops]
+
+
+def _positive_winners(factors) -> tuple[list, list]:
+    """``argmax(e) * (e > 0)`` (a pooled ReLU's backward): the comparison is the winner's,
+    so it is made once per window inside the mask. Returns the other factors and the
+    arg-max nodes that absorbed a comparison."""
+    rest, masks = list(factors), []
+    for a in factors:
+        cut = ir.Call("gt", (a.body, ir.Const(0.0))) if isinstance(a, ir.ArgMax) else None
+        if cut is not None and cut in rest and a in rest:
+            rest.remove(cut)
+            rest.remove(a)
+            masks.append(a)
+    return rest, masks
 
 
 def _diagonal_deltas(factors, summed) -> list[tuple[ir.Delta, str, str]]:

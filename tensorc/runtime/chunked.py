@@ -248,8 +248,8 @@ def _reduce_block(block, axes, op):
     return _kernels(block).reduce(block, axes, op)
 
 
-def _argmax_block(block, axes, op):
-    return _kernels(block).argmax_mask(block, axes, op)
+def _argmax_block(block, axes, op, positive=False):
+    return _kernels(block).argmax_mask(block, axes, op, positive)
 
 
 # --- boundaries, reductions, masks ---------------------------------------------------------
@@ -284,9 +284,9 @@ def reduce(x, axes: tuple[int, ...], op: str):
     return getattr(da, op)(x, axis=axes)
 
 
-def argmax_mask(x, axes: tuple[int, ...], op: str):
+def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False):
     x = x.rechunk({a: -1 for a in axes})
-    return x.map_blocks(_argmax_block, axes, op, dtype=x.dtype, meta=x._meta)
+    return x.map_blocks(_argmax_block, axes, op, positive, dtype=x.dtype, meta=x._meta)
 
 
 def on_diagonal(value, axes, pairs, shape, dtype):

@@ -231,9 +231,12 @@ def scatter_add(target, value, start, steps, loops) -> None:
                                  np.int64(origin)))
 
 
-def argmax_mask(x, axes: tuple[int, ...], op: str):
-    """One-hot along ``axes`` at the first largest (smallest) value, one thread per window."""
+def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False):
+    """One-hot along ``axes`` at the first largest (smallest) value, one thread per window
+    (with ``positive``: times ``x > 0``, the winner's own comparison)."""
     cp = require()
+    if positive:
+        return argmax_mask(x, axes, op) * (x > 0)
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = cp.ascontiguousarray(cp.moveaxis(x, [*kept, *axes], range(x.ndim)))
     width = int(np.prod([x.shape[a] for a in axes]))

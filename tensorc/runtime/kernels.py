@@ -323,11 +323,15 @@ def _positions(ndim: int, axes: tuple[int, ...], sizes: tuple[int, ...]):
     return tuple(positions)
 
 
-def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
-    """One-hot along ``axes`` at the first largest (or smallest) value, in index order.
+def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str,
+                positive: bool = False) -> np.ndarray:
+    """One-hot along ``axes`` at the first largest (or smallest) value, in index order;
+    with ``positive``, only in windows whose winner is > 0 (``argmax(x) * (x > 0)``).
 
     >>> argmax_mask(np.array([[1.0, 3, 3], [2, 0, 2]]), (1,), "max").tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+    >>> argmax_mask(np.array([[1.0, 3, 3], [-2, -5, -2]]), (1,), "max", positive=True).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
     """
     positions = _window(x, axes)
     if positions is not None:
@@ -336,7 +340,7 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
         # bool first: a strided bool-to-float write per position costs more than one
         # conversion at the end
         found = np.empty_like(x, dtype=bool)
-        open_ = np.ones(best.shape, bool)          # windows whose winner is not found yet
+        open_ = best > 0 if positive else np.ones(best.shape, bool)   # no winner found yet
         hit = np.empty(best.shape, bool)
         for index in positions:
             np.equal(x[index], best, out=hit)
@@ -349,6 +353,8 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
     pick = (np.argmax if op == "max" else np.argmin)(flat, axis=-1)
     onehot = np.arange(flat.shape[-1]) == pick[..., None]
+    if positive:
+        onehot &= np.take_along_axis(flat, pick[..., None], -1) > 0
     onehot = onehot.reshape(moved.shape).astype(x.dtype)
     return np.moveaxis(onehot, range(x.ndim), [*kept, *axes])
 
