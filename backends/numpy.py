@@ -366,13 +366,20 @@ class NumpyEmitter(Printer):
     def _emit_Count(self, node: ir.Count) -> Val:
         return Val(f"float({' * '.join(extent_name(n) for n in node.over)})", (), fresh=False)
 
-    def _emit_ArgMax(self, node: ir.ArgMax, positive: bool = False) -> Val:
+    def _emit_ArgMax(self, node: ir.ArgMax, positive: bool = False, scale=()) -> Val:
+        """The one-hot winner mask; ``positive``: only where the winner is > 0; ``scale``:
+        factors without the window's indices, whose product the winner takes instead of 1
+        (the cotangent of a pooling backward)."""
         body = self.emit(node.body)
         axes = tuple(body.axes.index(n) for n in node.over)
+        kept = tuple(n for n in body.axes if n not in node.over)
         only = " where the winner is > 0" if positive else ""
         self.step("reduce", f"arg{node.op} mask over {', '.join(node.over)}{only}", body.axes)
-        flag = ", positive=True" if positive else ""
-        return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}"{flag})'),
+        flags = ", positive=True" if positive else ""
+        if scale:
+            value = self.product(list(scale)) if len(scale) > 1 else self.emit(scale[0])
+            flags += f", value={self.align(value, kept)}"
+        return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}"{flags})'),
                    body.axes)
 
     def _emit_Call(self, node: ir.Call) -> Val:
@@ -398,8 +405,17 @@ class NumpyEmitter(Printer):
         """An elementwise product of several factors, the ones with fewest axes first: the
         broadcast to the full shape then happens once, in the last multiplication."""
         factors, masks = _positive_winners(factors)
-        vals = [*(self._emit_ArgMax(m, positive=True) for m in masks),
-                *(self.emit(f) for f in factors)]
+        picks = masks + [f for f in factors if isinstance(f, ir.ArgMax)]
+        vals = [self.emit(f) for f in factors if f not in picks]
+        if len(picks) == 1:     # the winner takes the factors outside its window at once
+            pick = picks[0]
+            outside = [f for f in factors if f is not pick and not isinstance(f, ir.Const)
+                       and set(ir.free_names(f)) <= set(ir.free_names(pick)) - set(pick.over)]
+            vals = [self._emit_ArgMax(pick, pick in masks, outside),
+                    *(self.emit(f) for f in factors if f is not pick and f not in outside)]
+        else:
+            vals += [self._emit_ArgMax(m, positive=True) for m in masks] + \
+                [self.emit(f) for f in picks if f not in masks]
         vals.sort(key=lambda v: len(v.axes))
         value = vals[0]
         if len(vals) == 1:

@@ -133,7 +133,7 @@ def test_pooled_relu_with_ties_and_all_negative_windows_matches_torch(op):
     g = tc.grad(f"P[n, c, i, j] = {op}(relu(X[n, c, 2*i + p, 2*j + q]))   where p < 2, q < 2",
                 of="P", wrt="X")
     assert f"arg{op}(X[n, c, 2*i + p, 2*j + q], p, q)" in g.spec
-    assert f'"{op}", positive=True)' in g.source      # (X > 0) is the winner's: folded in
+    assert f'"{op}", positive=True, value=dP_)' in g.source  # the winner's sign and dP
     dp = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     t = torch.tensor(x, requires_grad=True)
     pooled = torch.nn.functional.max_pool2d if op == "max" else \
@@ -143,15 +143,21 @@ def test_pooled_relu_with_ties_and_all_negative_windows_matches_torch(op):
 
 
 @pytest.mark.parametrize("width", [4, 100])     # slice by slice, and one argmax call
-def test_positive_winner_mask_is_the_mask_times_the_winners_sign(width):
+def test_winner_masks_with_sign_and_value_equal_the_products(width):
     from tensorc.runtime import kernels
     x = np.random.default_rng(1).standard_normal((6, width)).round(1)
     x[0] = -1.0                                    # a window with no positive value
     x[1, :2] = x[1].max()                          # a tie
+    value = np.arange(1.0, 7.0)
     for op in ("max", "min"):
         mask = kernels.argmax_mask(x, (1,), op)
         np.testing.assert_array_equal(kernels.argmax_mask(x, (1,), op, positive=True),
                                       mask * (x > 0))
+        np.testing.assert_array_equal(kernels.argmax_mask(x, (1,), op, value=value),
+                                      mask * value[:, None])
+        np.testing.assert_array_equal(
+            kernels.argmax_mask(x, (1,), op, positive=True, value=value),
+            mask * (x > 0) * value[:, None])
 
 
 def test_float32_stays_float32():

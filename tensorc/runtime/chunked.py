@@ -284,9 +284,11 @@ def reduce(x, axes: tuple[int, ...], op: str):
     return getattr(da, op)(x, axis=axes)
 
 
-def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False):
+def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False, value=None):
+    """``kernels.argmax_mask`` per block (window axes made whole), times ``value``."""
     x = x.rechunk({a: -1 for a in axes})
-    return x.map_blocks(_argmax_block, axes, op, positive, dtype=x.dtype, meta=x._meta)
+    mask = x.map_blocks(_argmax_block, axes, op, positive, dtype=x.dtype, meta=x._meta)
+    return mask if value is None else mask * da.expand_dims(as_input(value), axes)
 
 
 def on_diagonal(value, axes, pairs, shape, dtype):

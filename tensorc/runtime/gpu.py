@@ -231,12 +231,15 @@ def scatter_add(target, value, start, steps, loops) -> None:
                                  np.int64(origin)))
 
 
-def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False):
+def argmax_mask(x, axes: tuple[int, ...], op: str, positive: bool = False, value=None):
     """One-hot along ``axes`` at the first largest (smallest) value, one thread per window
-    (with ``positive``: times ``x > 0``, the winner's own comparison)."""
+    (with ``positive``: times ``x > 0``, the winner's own comparison; with ``value``: times
+    it, broadcast over the window)."""
     cp = require()
-    if positive:
-        return argmax_mask(x, axes, op) * (x > 0)
+    if positive or value is not None:
+        mask = argmax_mask(x, axes, op)
+        mask = mask * (x > 0) if positive else mask
+        return mask if value is None else mask * cp.expand_dims(value, axes)
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = cp.ascontiguousarray(cp.moveaxis(x, [*kept, *axes], range(x.ndim)))
     width = int(np.prod([x.shape[a] for a in axes]))

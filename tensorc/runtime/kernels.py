@@ -323,31 +323,43 @@ def _positions(ndim: int, axes: tuple[int, ...], sizes: tuple[int, ...]):
     return tuple(positions)
 
 
-def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str,
-                positive: bool = False) -> np.ndarray:
+def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str, positive: bool = False,
+                value=None) -> np.ndarray:
     """One-hot along ``axes`` at the first largest (or smallest) value, in index order;
-    with ``positive``, only in windows whose winner is > 0 (``argmax(x) * (x > 0)``).
+    with ``positive``, only in windows whose winner is > 0 (``argmax(x) * (x > 0)``); with
+    ``value`` (shaped like ``x`` without ``axes``), the winner holds it instead of 1.
 
     >>> argmax_mask(np.array([[1.0, 3, 3], [2, 0, 2]]), (1,), "max").tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
     >>> argmax_mask(np.array([[1.0, 3, 3], [-2, -5, -2]]), (1,), "max", positive=True).tolist()
     [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]
+    >>> argmax_mask(np.array([[1.0, 3, 3], [2, 0, 2]]), (1,), "max", value=np.array([5.0, 7])
+    ...             ).tolist()
+    [[0.0, 5.0, 0.0], [7.0, 0.0, 0.0]]
     """
     positions = _window(x, axes)
-    if positions is not None:
-        best = reduce(x, axes, op)
-        # In x's memory order, so that products with x's other views stay aligned; as
-        # bool first: a strided bool-to-float write per position costs more than one
-        # conversion at the end
-        found = np.empty_like(x, dtype=bool)
-        open_ = best > 0 if positive else np.ones(best.shape, bool)   # no winner found yet
-        hit = np.empty(best.shape, bool)
-        for index in positions:
-            np.equal(x[index], best, out=hit)
-            np.logical_and(hit, open_, out=hit)
+    if positions is None:
+        mask = _argmax_whole(x, axes, op, positive)
+        return mask if value is None else mask * np.expand_dims(value, axes)
+    best = reduce(x, axes, op)
+    # In x's memory order, so that products with x's other views stay aligned; as bool
+    # first: a strided bool-to-float write per position costs more than one conversion
+    found = np.empty_like(x, dtype=bool if value is None else np.result_type(x, value))
+    open_ = best > 0 if positive else np.ones(best.shape, bool)   # no winner found yet
+    hit = np.empty(best.shape, bool)
+    for index in positions:
+        np.equal(x[index], best, out=hit)
+        np.logical_and(hit, open_, out=hit)
+        if value is None:
             found[index] = hit
-            np.not_equal(open_, hit, out=open_)
-        return found.astype(x.dtype)
+        else:                   # the winner takes the value: no mask, no product after
+            np.multiply(value, hit, out=found[index])
+        np.not_equal(open_, hit, out=open_)
+    return found.astype(x.dtype) if value is None else found
+
+
+def _argmax_whole(x: np.ndarray, axes: tuple[int, ...], op: str, positive: bool):
+    """argmax_mask for big windows: one argmax call over the flattened window."""
     kept = [a for a in range(x.ndim) if a not in axes]
     moved = np.moveaxis(x, [*kept, *axes], range(x.ndim))
     flat = moved.reshape(moved.shape[:len(kept)] + (-1,))
