@@ -208,9 +208,13 @@ class CupyEmitter(NumpyEmitter):
     def align(self, val, axes: tuple[str, ...]) -> str:
         return super().align(self.materialize(val), axes)
 
-    def _emit_ArgMax(self, node: ir.ArgMax) -> Val:
+    def _emit_ArgMax(self, node: ir.ArgMax, positive: bool = False, scale=()) -> Val:
         self.memo[node.body] = self.materialize(self.emit(node.body))
-        return super()._emit_ArgMax(node)
+        return super()._emit_ArgMax(node, positive, scale)
+
+    def scattered_contraction(self, stmt) -> None:
+        """No per-offset pieces on the GPU: one product, then the scatter kernel."""
+        return None
 
     # --- elementwise: build the tree, print it once -------------------------------
     def _emit_Const(self, node: ir.Const) -> Fused:

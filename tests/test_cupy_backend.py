@@ -176,6 +176,7 @@ def nvcc_programs():
         "softmax_log_sum_exp": tc.compile(LOG_SUM_EXP, backend="cupy"),
         "strided_scatter": tc.compile("T[2*i + a] += x[i] * w[a]", backend="cupy"),
         "grad_two_layer": tc.grad(TWO_LAYER, of="L", wrt=["W1", "B1", "X"], backend="cupy"),
+        "grad_conv_relu_pool_dense": grad_case("conv_relu_pool_dense", "cupy")[0],
         "every_function": tc.compile(
             "Y[i] = " + " + ".join(f"{n}({', '.join(['X[i]'] * FUNCTIONS[n].arity)})"
                                    for n in FUNCTIONS if not FUNCTIONS[n].infix), backend="cupy"),
@@ -361,6 +362,11 @@ GRADS = {
     "strided_conv_sigmoid": ("Z[n, o, i, j] = X[n, c, 2*i + a, 2*j + b] * W[o, c, a, b]\n"
                              "L = sum(sigmoid(Z[n, o, i, j]))", "L", ["X", "W"],
                              dict(X=(2, 2, 9, 9), W=(3, 2, 3, 3))),
+    "conv_relu_pool_dense": (  # pooled ReLU, a flatten scattered through a ReLU mask
+        "Z[n, o, i, j] = X[n, c, i + a, j + b] * W[o, c, a, b] + B[o]\n"
+        "P[n, o, i, j] = max(relu(Z[n, o, 2*i + p, 2*j + q]))   where p < 2, q < 2\n"
+        "F[n, k] = relu(V[k, 4*o + 2*i + j] * P[n, o, i, j])\nL = sum(F[n, k] * F[n, k])",
+        "L", ["W", "B", "V", "X"], dict(X=(2, 2, 6, 6), W=(2, 2, 3, 3), B=(2,), V=(3, 8))),
     "wrapped_conv_vjp": ("input X[N, C, H, W]\nY[n, o, i, j] = X[n, c, wrap(i + a - 1), "
                          "clamp(j + b - 1)] * K[o, c, a, b]   where i in 0:H, j in 0:W",
                          "Y", ["X", "K"],
