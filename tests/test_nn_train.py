@@ -180,3 +180,13 @@ def test_train_command_on_dask_gives_the_numpy_history(tmp_path, capsys):
     for name, value in numpy_run.params.items():
         np.testing.assert_allclose(dask_run.params[name], value, rtol=1e-4, atol=1e-6)
     assert "test: loss" in capsys.readouterr().out
+
+
+def test_a_loss_needs_a_sequential_classifier():
+    from tensorc.nn import models
+    with pytest.raises(TypeError, match="a loss needs a Sequential model, not Concat"):
+        gradient_program(models.inception())
+    with pytest.raises(ValueError, match=r"cross-entropy needs one score per class and "
+                                         r"example; the model outputs \(64, 112, 112\)"):
+        gradient_program(models.mobilenet_block())
+    assert "dpw_W" in " ".join(gradient_program(models.mobilenet_block(), "mse").outputs)

@@ -57,8 +57,16 @@ def with_loss(model, kind: str = "cross_entropy", target: str = "T") -> str:
     """
     if kind not in LOSSES:
         raise ValueError(f"unknown loss {kind!r}; valid options are {', '.join(LOSSES)}")
+    if not hasattr(model, "output_name"):
+        raise TypeError(f"a loss needs a Sequential model, not {type(model).__name__}: "
+                        "wrap the layer, Sequential(layer, input_shape=...)")
+    shape = model.output_shape(model.input_shape)
+    if kind == "cross_entropy" and len(shape) != 1:
+        raise ValueError(f"cross-entropy needs one score per class and example; the model "
+                         f"outputs {tuple(shape)} per example (add Flatten and Linear, or "
+                         "use loss='mse')")
     if kind == "mse":
-        loss = mse(model.output_name, target, rank=len(model.output_shape(model.input_shape)))
+        loss = mse(model.output_name, target, rank=len(shape))
     else:
         loss = cross_entropy(model.output_name, target)
     return f"{model.spec}\n{loss}"
