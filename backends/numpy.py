@@ -210,9 +210,8 @@ class NumpyEmitter(Printer):
         steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
         loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
         if isinstance(value, Terms):
-            eq = value.eq + "".join(value.letters[n] for n in names)
-            self.w.line(f'rt.scatter_contract({target}, "{eq}", ({", ".join(value.codes)},), '
-                        f"{_tuple(start)}, {steps}, {loops})")
+            self.w.line(f'rt.scatter_contract({target}, "{value.einsum(names)}", '
+                        f'({", ".join(value.codes)},), {_tuple(start)}, {steps}, {loops})')
             self.step("scatter", f"one contraction and strided add per offset of "
                       f"{', '.join(names[k] for k in loops)}", names)
             return
@@ -386,12 +385,12 @@ class NumpyEmitter(Printer):
         if node.fn == "neg" and ir.factors(node.args[0])[1:]:   # -(a * b): scale the smallest
             node = ir.Call("mul", (ir.Const(-1.0), node.args[0]))
         if node.fn == "mul":
-            diagonal = _diagonal_deltas(ir.factors(node), ())
+            factors = ir.factors(node)
+            diagonal = _diagonal_deltas(factors, ())
             if diagonal:
-                return self.on_diagonal((), diagonal, ir.factors(node))
-        if node.fn == "mul" and (len(ir.factors(node)) > 2 or any(
-                isinstance(f, ir.ArgMax) for f in ir.factors(node))):
-            return self.product(ir.factors(node))
+                return self.on_diagonal((), diagonal, factors)
+            if len(factors) > 2 or any(isinstance(f, ir.ArgMax) for f in factors):
+                return self.product(factors)
         return self.apply(node.fn, [self.emit(a) for a in node.args])
 
     def apply(self, fn: str, args: list[Val]) -> Val:
@@ -406,20 +405,15 @@ class NumpyEmitter(Printer):
         broadcast to the full shape then happens once, in the last multiplication."""
         factors, masks = _positive_winners(factors)
         picks = masks + [f for f in factors if isinstance(f, ir.ArgMax)]
-        vals = [self.emit(f) for f in factors if f not in picks]
-        if len(picks) == 1:     # the winner takes the factors outside its window at once
-            pick = picks[0]
-            outside = [f for f in factors if f is not pick and not isinstance(f, ir.Const)
-                       and set(ir.free_names(f)) <= set(ir.free_names(pick)) - set(pick.over)]
-            vals = [self._emit_ArgMax(pick, pick in masks, outside),
-                    *(self.emit(f) for f in factors if f is not pick and f not in outside)]
-        else:
-            vals += [self._emit_ArgMax(m, positive=True) for m in masks] + \
-                [self.emit(f) for f in picks if f not in masks]
+        outside = []            # one winner mask takes the factors outside its window
+        if len(picks) == 1:
+            kept = set(ir.free_names(picks[0])) - set(picks[0].over)
+            outside = [f for f in factors if f not in picks and not isinstance(f, ir.Const)
+                       and set(ir.free_names(f)) <= kept]
+        vals = [self._emit_ArgMax(p, p in masks, outside) for p in picks]
+        vals += [self.emit(f) for f in factors if f not in picks and f not in outside]
         vals.sort(key=lambda v: len(v.axes))
         value = vals[0]
-        if len(vals) == 1:
-            return value
         for other in vals[1:]:
             value = self.apply("mul", [value, other])
         return value
@@ -427,10 +421,11 @@ class NumpyEmitter(Printer):
     def _emit_Reduce(self, node: ir.Reduce) -> Val:
         if node.op == "sum":
             return self.contraction(node)
-        body = node.body
-        if node.op in ("max", "min") and isinstance(body, ir.Call) and body.fn == "relu":
+        if node.op in ("max", "min") and isinstance(node.body, ir.Call) and \
+                node.body.fn == "relu":
             # relu is monotone: the max of relu is relu of the max, on a window's share
-            return self.apply("relu", [self.emit(ir.Reduce(node.op, node.over, body.args[0]))])
+            inner = ir.Reduce(node.op, node.over, node.body.args[0])
+            return self.apply("relu", [self.emit(inner)])
         body = self.emit(node.body)
         axis = tuple(body.axes.index(n) for n in node.over)
         kept = tuple(n for n in body.axes if n not in node.over)
@@ -447,9 +442,7 @@ class NumpyEmitter(Printer):
             count = " * ".join(extent_name(n) for n in node.over)
             return Val(self.w.bind(f"{scale}{count} * np.ones((), dt)"), ())
         terms = self.terms(node, consts, factors)
-        eq = terms.eq + "".join(terms.letters[n] for n in terms.axes)
-        self.step("contract", eq, terms.operand_axes, output=terms.axes)
-        return Val(self.w.bind(f'rt.einsum("{eq}", {", ".join(terms.codes)})',
+        return Val(self.w.bind(f'rt.einsum("{terms.einsum()}", {", ".join(terms.codes)})',
                                f"sum over {', '.join(node.over)}"), terms.axes)
 
     def scattered_contraction(self, stmt: ir.Stmt) -> Terms | None:
@@ -461,18 +454,15 @@ class NumpyEmitter(Printer):
                 and _scatter_loops(stmt.index)):
             return None
         consts, factors = _split_consts(node.body)
-        if not factors or _diagonal_deltas(factors, node.over) or \
-                any(isinstance(f, ir.Delta) for f in factors):
+        if not factors or any(isinstance(f, ir.Delta) for f in factors):
             return None
-        terms = self.terms(node, consts, factors)
-        if set(terms.axes) != {n for a in stmt.index for n in a.names()}:
+        if set(ir.free_names(node)) != {n for a in stmt.index for n in a.names()}:
             return None         # a broadcast index: the plain scatter handles it
-        self.step("contract", terms.eq + "".join(terms.letters[n] for n in terms.axes),
-                  terms.operand_axes, output=terms.axes)
-        return terms
+        return self.terms(node, consts, factors)
 
     def terms(self, node: ir.Reduce, consts, factors) -> Terms:
-        """The operands of a contraction, emitted, with the einsum letters of each."""
+        """The operands of a contraction, emitted, with the einsum letters of each (one
+        contract step of the plan)."""
         self.summing = set(node.over)
         vals = [self.shared_window(f) or self.emit(f) for f in factors]
         self.summing = set()
@@ -480,12 +470,12 @@ class NumpyEmitter(Printer):
         letters = {n: string.ascii_letters[k] for k, n in
                    enumerate(dict.fromkeys(n for v in vals for n in v.axes))}
         eq = ",".join("".join(letters[n] for n in v.axes) for v in vals) + "->"
+        whole = eq + "".join(letters[n] for n in kept)
         codes = [v.code for v in vals]
         for k, v in enumerate(vals):
             if v.code in self.first_reads:
                 key = self.first_reads.pop(v.code)
-                out = "".join(letters[n] for n in kept)
-                codes[k] = self.w.bind(f'rt.windows("{eq}{out}", {k}, {", ".join(codes)})',
+                codes[k] = self.w.bind(f'rt.windows("{whole}", {k}, {", ".join(codes)})',
                                        f"{v.code} copied as this contraction copies it, "
                                        "kept for a later statement")
                 self.windows[key] = self.windows[key]._replace(var=codes[k])
@@ -494,7 +484,8 @@ class NumpyEmitter(Printer):
         if scale:       # scale the smallest operand, not the (often larger) result
             k = min(range(len(vals)), key=lambda j: len(vals[j].axes))
             codes[k] = f"({scale}{_atom(codes[k])})"
-        return Terms(eq, tuple(codes), letters, kept, tuple(v.axes for v in vals))
+        self.step("contract", whole, tuple(v.axes for v in vals), output=kept)
+        return Terms(eq, tuple(codes), letters, kept)
 
     def on_diagonal(self, over: tuple[str, ...], diagonal, factors) -> Val:
         """``delta(u, v) * f`` (summed over ``over``) with ``u, v`` kept and ``v`` used
@@ -541,13 +532,16 @@ class NumpyEmitter(Printer):
 
 class Terms(NamedTuple):
     """A contraction not yet called: ``eq`` up to its '->', the operands' code, the letter
-    of each index, the kept indices and each operand's indices."""
+    of each index and the kept indices."""
 
     eq: str
     codes: tuple[str, ...]
     letters: dict
     axes: tuple[str, ...]
-    operand_axes: tuple
+
+    def einsum(self, axes: tuple[str, ...] | None = None) -> str:
+        """The einsum equation, its output the kept indices in ``axes`` order."""
+        return self.eq + "".join(self.letters[n] for n in (axes or self.axes))
 
 
 def _split_consts(body: ir.Expr) -> tuple[list, list]:

@@ -151,13 +151,18 @@ def einsum(eq: str, *operands) -> np.ndarray:
     if len({x.dtype for x in ops}) > 1:
         dtype = np.result_type(*ops)
         ops = [x.astype(dtype, copy=False) for x in ops]
-    strides = tuple([x.strides for x in ops])
-    eq, perms = _memory_order(eq, strides)
-    if perms:
-        ops = [x if p is None else x.transpose(p) for x, p in zip(ops, perms)]
-        strides = tuple([x.strides for x in ops])
-    shapes = tuple([x.shape for x in ops])
+    eq, ops, _ = _in_memory_order(eq, ops)
+    shapes, strides = tuple([x.shape for x in ops]), tuple([x.strides for x in ops])
     return _run_steps(_einsum_plan(eq, shapes, strides, dtype), ops)
+
+
+def _in_memory_order(eq: str, ops: list) -> tuple[str, list, tuple]:
+    """``eq`` and its operands transposed into memory order, and each one's transpose
+    (None where it is already in order)."""
+    eq, perms = _memory_order(eq, tuple([x.strides for x in ops]))
+    if perms is None:
+        return eq, ops, (None,) * len(ops)
+    return eq, [x if p is None else x.transpose(p) for x, p in zip(ops, perms)], perms
 
 
 @functools.lru_cache(maxsize=4096)
@@ -259,9 +264,7 @@ def copy_layout(eq: str, which: int, *operands) -> tuple[int, ...] | None:
         return None
     ops = [np.asarray(x) for x in operands]
     dtype = np.result_type(*ops)
-    canonical, perms = _memory_order(eq, tuple(x.strides for x in ops))
-    perms = perms or (None, None)
-    ops = [x if q is None else x.transpose(q) for x, q in zip(ops, perms)]
+    canonical, ops, perms = _in_memory_order(eq, ops)
     (lhs, rhs), out = _parse(canonical)
     step = _compile(lhs, rhs, out, ops[0].shape, ops[0].strides, ops[1].shape,
                     ops[1].strides, dtype)
@@ -426,10 +429,11 @@ def _summed_after(a: _Info, b: _Info, out: tuple[str, ...], dtype: np.dtype, cos
     (6 x N*784) @ (N*784 x 25) ran at 14 GFLOP/s, N (6 x 784) @ (784 x 25) plus a sum 5x
     faster. None otherwise."""
     summed = (set(a.letters) & set(b.letters)) - set(out)
-    outer = [x for x in summed if x == _mem_order(a, a.letters)[0] == _mem_order(b, b.letters)[0]]
-    if not outer or len(summed) < 2:
+    if len(summed) < 2:
         return None
-    letter = outer[0]
+    letter = _mem_order(a, a.letters)[0]
+    if letter not in summed or letter != _mem_order(b, b.letters)[0]:
+        return None
     sizes = dict(zip(a.letters, a.shape)) | dict(zip(b.letters, b.shape))
     plan = _pair_plan(a, b, (letter, *out), dtype)
     kept = _prod(sizes[x] for x in out)

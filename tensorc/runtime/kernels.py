@@ -118,15 +118,19 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
     kept = [a for a in range(value.ndim) if a not in loops]
     shape, strides = tuple(value.shape[a] for a in kept), tuple(every[a] for a in kept)
     for offset in itertools.product(*(range(value.shape[a]) for a in loops)):
-        origin = [int(s) for s in start]
         index = [slice(None)] * value.ndim
         for a, k in zip(loops, offset):
-            origin = [o + k * int(d) for o, d in zip(origin, steps[a])]
             index[a] = k
         part = value[tuple(index)]
         if part.size:
-            window = _strided(target, origin, shape, strides, True)
+            window = _strided(target, _origin(start, steps, loops, offset), shape, strides, True)
             window += part
+
+
+def _origin(start, steps, loops, offset) -> list[int]:
+    """Where a scatter's writes for one offset of its ``loops`` axes begin."""
+    return [int(s) + sum(k * int(steps[a][d]) for a, k in zip(loops, offset))
+            for d, s in enumerate(start)]
 
 
 def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops) -> None:
@@ -179,8 +183,7 @@ def _add_per_offset(target, inputs, operands, output: str, loops, size, start, s
         at = dict(zip(looped, offset))
         parts = [op[tuple(at.get(x, slice(None)) for x in axes)]
                  for axes, op in zip(inputs, operands)]
-        origin = [int(s) + sum(k * int(steps[a][d]) for a, k in zip(loops, offset))
-                  for d, s in enumerate(start)]
+        origin = _origin(start, steps, loops, offset)
         window = _strided(buffer, [origin[d] for d in dims], shape, strides, True)
         window += einsum(pieces + order, *parts)
     target += buffer.transpose(np.argsort(dims))

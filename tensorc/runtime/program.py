@@ -10,6 +10,7 @@ from ..errors import InputError, ShapeError
 from ..ir import nodes as ir
 from ..ir.printer import print_program
 from ..language.ranges import Analysis, dim_symbol, like_shape
+from .kernels import result_type
 from .memory import keep_freed_memory
 
 
@@ -63,8 +64,7 @@ class Program:
     @property
     def plan(self):
         from ..plan.report import plan_report
-        dtype = np.result_type(*self._last_dtypes) if self._last_dtypes else np.float64
-        itemsize = dtype.itemsize if np.issubdtype(dtype, np.floating) else 8
+        itemsize = result_type(*self._last_dtypes).itemsize    # float64 when none yet
         return plan_report(self, self._last_shapes, itemsize)
 
     def plan_for(self, **shapes):
