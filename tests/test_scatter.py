@@ -367,3 +367,15 @@ def test_padded_conv_input_gradient_as_per_offset_scatter(monkeypatch, pieces, m
     y = F.conv2d(padded, t(w))
     (y * y).sum().backward()
     close(grad(X=x, W=w)["dX"], xt.grad)
+
+
+def test_thin_pieces_are_laid_out_batch_innermost():
+    """A thin conv input gradient (LeNet's 16 -> 6 channels) is one product laid out
+    (a, b, c, i, j, n): each offset's block adds into the buffer in runs of j * n values
+    (j runs of 10 in NCHW order were 2.4 ms of a 4 ms statement)."""
+    from tensorc.runtime.kernels import _batch_inner
+    steps = ((1, 0, 0, 0), (0, 1, 0, 0), (0, 0, 1, 0), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 1))
+    assert _batch_inner(["noij", "ocab"], "ab", "ncij", "ncaibj", steps) == "cijn"
+    dy, w = rand(3, 4, 5, 6), rand(4, 2, 3, 2)     # also right with the layout
+    prog = tc.compile("Y[n, c, i + a, j + b] += X[n, o, i, j] * W[o, c, a, b]")
+    close(prog(X=dy, W=w)["Y"], F.conv_transpose2d(t(dy), t(w)))

@@ -154,19 +154,29 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
                       for x in axes if x in kept)
     if width < PIECE_WIDTH or math.prod(size[x] for x in kept) < PIECE_SIZE:
-        # thin or small pieces: one product, each offset's block contiguous, then the adds
-        value = einsum(",".join(inputs) + "->" + looped + kept, *operands)
-        scatter_add(target, value.transpose([(looped + kept).index(x) for x in output]),
-                    start, steps, loops)
+        # thin or small pieces: one product, each offset's block contiguous
+        order = _batch_inner(inputs, looped, kept, output, steps)
+        value = einsum(",".join(inputs) + "->" + looped + order, *operands)
+        piece = value.__getitem__
     else:
-        _add_per_offset(target, inputs, operands, output, loops, size, start, steps)
+        order, piece = _offset_pieces(inputs, operands, looped, kept)
+    _add_pieces(target, piece, order, output, loops, size, start, steps)
 
 
-def _add_per_offset(target, inputs, operands, output: str, loops, size, start, steps):
-    """scatter_contract's pieces: one contraction per loop offset, added in cache into a
-    buffer in the pieces' own layout, the buffer added to ``target`` at the end."""
-    looped = "".join(output[a] for a in loops)
-    kept = "".join(x for x in output if x not in looped)
+def _batch_inner(inputs, looped: str, kept: str, output: str, steps) -> str:
+    """The kept letters of a product made whole: the looped operands' first (the matmul's
+    layout), then the others', those no loop letter shifts (the batch) innermost, so that
+    each offset's block adds into the buffer in long contiguous runs."""
+    shifted = {d for x in looped for d, step in enumerate(steps[output.index(x)]) if step}
+    near = [x for x in kept if any(x in axes and set(axes) & set(looped) for axes in inputs)]
+    far = [x for x in kept if x not in near]
+    return "".join(near + sorted(far, key=lambda x: not any(
+        steps[output.index(x)][d] for d in shifted)))
+
+
+def _offset_pieces(inputs, operands, looped: str, kept: str):
+    """The letters of each offset's own contraction, in the matmul's layout, and a function
+    from an offset to its piece; operands no loop letter reaches are laid out once."""
     pieces = ",".join("".join(x for x in axes if x not in looped) for axes in inputs) + "->"
     first = [op[tuple(0 if x in looped else slice(None) for x in axes)]
              for axes, op in zip(inputs, operands)]
@@ -174,18 +184,27 @@ def _add_per_offset(target, inputs, operands, output: str, loops, size, start, s
                 _copied(op, copy_layout(pieces + kept, k, *first))   # once, not per offset
                 for k, (axes, op) in enumerate(zip(inputs, operands))]
     order = natural_order(pieces + kept, *first)
+
+    def piece(offset):
+        at = dict(zip(looped, offset))
+        return einsum(pieces + order, *(op[tuple(at.get(x, slice(None)) for x in axes)]
+                                        for axes, op in zip(inputs, operands)))
+    return order, piece
+
+
+def _add_pieces(target, piece, order: str, output: str, loops, size, start, steps):
+    """Add each loop offset's ``piece`` (letters ``order``) while it is still in cache, into
+    a buffer laid out like the pieces, the buffer added to ``target`` at the end."""
+    looped = "".join(output[a] for a in loops)
     dims = _buffer_dims(order, steps, output, target.ndim)
     buffer = np.zeros(tuple(target.shape[d] for d in dims), target.dtype)
     every = _strides(tuple(buffer.strides[dims.index(d)] for d in range(target.ndim)),
                      tuple(steps))
     shape, strides = tuple(size[x] for x in order), tuple(every[output.index(x)] for x in order)
     for offset in itertools.product(*(range(size[x]) for x in looped)):
-        at = dict(zip(looped, offset))
-        parts = [op[tuple(at.get(x, slice(None)) for x in axes)]
-                 for axes, op in zip(inputs, operands)]
         origin = _origin(start, steps, loops, offset)
         window = _strided(buffer, [origin[d] for d in dims], shape, strides, True)
-        window += einsum(pieces + order, *parts)
+        window += piece(offset)
     target += buffer.transpose(np.argsort(dims))
 
 
