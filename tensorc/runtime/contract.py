@@ -44,6 +44,8 @@ _BIG_GEMM_EFF = 0.75  # packed GEMMs above it ran ~25% slower (OpenBLAS, 1 core)
 _SMALL_TRANS_EFF = 0.6  # small kernels lose ~40% on a transposed right-hand matrix...
 _SMALL_TRANS_K = 256
 _SMALL_TRANS_EFF_LONG_K = 0.9  # ... but only ~10% once K is long
+_BIG_TRANS_ROWS = 12.0  # a big GEMM with few output rows and a transposed right-hand matrix
+# ran 1 + this / rows times slower (rows = 16: 1.4-2.0x, 64: 1.13-1.36x, 256: 1.05x)
 _CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
 _BLOCK_BYTES = 1 << 20  # an operand copy (im2col) above 2x this runs in blocks of about this
 
@@ -472,13 +474,16 @@ def _copy_ns(nbytes: float, run_bytes: int) -> float:
 
 
 def _gemm_ns(calls: int, m: int, n: int, k: int, a_calls: int, b_calls: int, itemsize: int,
-             right_transposed: bool = False) -> float:
-    """Time of ``calls`` (m, k) @ (k, n) products; ``a_calls`` distinct left matrices etc."""
+             right_transposed: bool = False, rows: int = 0) -> float:
+    """Time of ``calls`` (m, k) @ (k, n) products; ``a_calls`` distinct left matrices etc.;
+    ``rows``: the rows of the matrix BLAS writes (n when matmul writes the transpose)."""
     if calls * m * n * k == 0:
         return calls * m * n * itemsize * _NS_PER_BYTE
     eff = _SMALL_SIDE_EFF.get(min(m, n), 1.0)
     if m * n * k > _SMALL_GEMM_MNK:
         eff *= _BIG_GEMM_EFF
+        if right_transposed and rows:
+            eff /= 1 + _BIG_TRANS_ROWS / rows
     elif right_transposed and min(m, n) > 1:
         eff *= _SMALL_TRANS_EFF if k < _SMALL_TRANS_K else _SMALL_TRANS_EFF_LONG_K
     flop_ns = 2.0 * calls * m * n * k * itemsize / (_FLOPS_PER_NS_BYTE * eff)
@@ -606,7 +611,8 @@ def _formulation(a: _Info, b: _Info, sizes: dict, batch, ga, k, gb, layout, out,
                              _prod(sizes[x] for x in batch if x in a.letters),
                              _prod(sizes[x] for x in batch if x in b.letters), itemsize)
     cost, op_a, op_b = min(
-        ((cost_a + cost_b + gemm(_right_transposed(a_f, b_f, out_f)), op_a, op_b)
+        ((cost_a + cost_b + gemm(_right_transposed(a_f, b_f, out_f), n if out_f else m),
+          op_a, op_b)
          for cost_a, a_f, op_a in _operand(a, batch, ga, k, itemsize)
          for cost_b, b_f, op_b in _operand(b, batch, k, gb, itemsize)),
         key=lambda option: option[0])
