@@ -181,6 +181,7 @@ class CupyEmitter(NumpyEmitter):
                "except ImportError:      # the module loads; calling program raises "
                "rt.GpuUnavailableError",
                "    cp = None")
+    reuse_pooled = False    # the arg-max kernel finds each window's winner in one pass
 
     def __init__(self, program: ir.Program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)

@@ -57,6 +57,7 @@ class DaskEmitter(NumpyEmitter):
     view_note = "per block, with a halo of the window's reach (dask overlap)"
     pad_note = "da.pad"
     share_windows = False   # a kept window copy would hold a whole im2col: blocks read their own
+    reuse_pooled = False    # masks per block of the window (chunks of the pooled value differ)
 
     def __init__(self, program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)

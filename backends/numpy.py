@@ -83,6 +83,7 @@ class NumpyEmitter(Printer):
                "from tensorc.runtime import kernels as rt")
     view_note, pad_note = "zero-copy strided view", "np.pad copy"    # for prog.plan
     share_windows = True    # copy a window read by several contractions once (im2col)
+    reuse_pooled = True     # arg-max masks compare with the pooled forward value
 
     def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
@@ -93,6 +94,8 @@ class NumpyEmitter(Printer):
         self.windows: dict = {}         # window key -> Window once copied (None before)
         self.first_reads: dict = {}     # view variable -> window key, copied by its contraction
         self.in_branch = False
+        self.pooled: dict = {}          # max/min over a window -> (tensor, its index names)
+        self.writes = Counter(stmt.target for stmt in program.stmts)
         names = {s: f"{tensor_name(s.name.split('.')[0])}.{s.name.split('.', 1)[1]}"
                  for shape in analysis.shapes.values() for s in shape if isinstance(s, sp.Symbol)
                  and "." in s.name}
@@ -142,6 +145,20 @@ class NumpyEmitter(Printer):
             self.accumulate(stmt, info, value)
         else:
             self.assign(stmt, info, value)
+            self.remember_pooled(stmt, info)
+
+    def remember_pooled(self, stmt: ir.Stmt, info: StmtRanges) -> None:
+        """Record ``P[i, ...] = max(e)`` (whole, P and e's tensors written once) so that
+        a later arg-max of ``e`` over the same window compares with P, not a new max."""
+        lhs = tuple(a.plain() for a in stmt.index)
+        node = stmt.expr
+        if not (self.reuse_pooled and not self.in_branch and isinstance(node, ir.Reduce)
+                and node.op in ("max", "min") and all(lhs)
+                and all(info.ranges[n][0] == 0 for n in lhs)):
+            return
+        tensors = {stmt.target} | {a.tensor for a in ir.accesses(node)}
+        if all(self.writes[t] <= 1 for t in tensors):
+            self.pooled[node] = (stmt.target, lhs)
 
     def choice(self, k: int, stmt: ir.Stmt, info: StmtRanges) -> None:
         """A scatter that can also run as a gather: emit both, chosen by cost at run time."""
@@ -375,11 +392,27 @@ class NumpyEmitter(Printer):
         only = " where the winner is > 0" if positive else ""
         self.step("reduce", f"arg{node.op} mask over {', '.join(node.over)}{only}", body.axes)
         flags = ", positive=True" if positive else ""
+        pooled = self.pooled_value(node, positive, kept)
+        if pooled:
+            flags += f", best={pooled}"
         if scale:
             value = self.product(list(scale)) if len(scale) > 1 else self.emit(scale[0])
             flags += f", value={self.align(value, kept)}"
         return Val(self.w.bind(f'rt.argmax_mask({body.code}, {axes}, "{node.op}"{flags})'),
                    body.axes)
+
+    def pooled_value(self, node: ir.ArgMax, positive: bool, kept) -> str | None:
+        """The forward tensor holding this window's max (or, for a mask only open where
+        the winner is > 0, the max of its ReLU), aligned to ``kept``; None if none."""
+        keys = [ir.Reduce(node.op, node.over, node.body)]
+        if positive:        # max(relu(e)) equals max(e) wherever the winner is > 0
+            keys.append(ir.Reduce(node.op, node.over, ir.Call("relu", (node.body,))))
+        for key in keys:
+            target, lhs = self.pooled.get(key, (None, ()))
+            if target and set(lhs) == set(kept) and \
+                    all(self.info.ranges[n][0] == 0 for n in kept):
+                return self.align(Val(tensor_name(target), lhs, False), kept)
+        return None
 
     def _emit_Call(self, node: ir.Call) -> Val:
         if node.fn == "neg" and ir.factors(node.args[0])[1:]:   # -(a * b): scale the smallest

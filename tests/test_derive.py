@@ -133,7 +133,8 @@ def test_pooled_relu_with_ties_and_all_negative_windows_matches_torch(op):
     g = tc.grad(f"P[n, c, i, j] = {op}(relu(X[n, c, 2*i + p, 2*j + q]))   where p < 2, q < 2",
                 of="P", wrt="X")
     assert f"arg{op}(X[n, c, 2*i + p, 2*j + q], p, q)" in g.spec
-    assert f'"{op}", positive=True, value=dP_)' in g.source  # the winner's sign and dP
+    # the winner's sign and dP, compared with the forward's pooled value P
+    assert f'"{op}", positive=True, best=P_, value=dP_)' in g.source
     dp = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
     t = torch.tensor(x, requires_grad=True)
     pooled = torch.nn.functional.max_pool2d if op == "max" else \
@@ -158,6 +159,28 @@ def test_winner_masks_with_sign_and_value_equal_the_products(width):
         np.testing.assert_array_equal(
             kernels.argmax_mask(x, (1,), op, positive=True, value=value),
             mask * (x > 0) * value[:, None])
+        pooled = kernels.reduce(x, (1,), op)        # the forward's value, or its ReLU
+        for best in (pooled, np.maximum(pooled, 0.0), np.zeros(7)):   # (last: wrong shape)
+            np.testing.assert_array_equal(
+                kernels.argmax_mask(x, (1,), op, positive=True, value=value, best=best),
+                mask * (x > 0) * value[:, None])
+
+
+def test_arg_max_reuses_only_a_pooled_value_computed_before_it():
+    """A mask compares with the forward's pooled tensor when a statement before it holds
+    the same window's max; one written after it, or over other indices, is not used."""
+    after = tc.compile("A[i, p] = argmax(x[2*i + p], p)   where p < 2\n"
+                       "P[i] = max(x[2*i + p])   where p < 2")
+    assert "best=" not in after.source
+    x = np.array([3.0, 3.0, -1.0, 2.0, 5.0, 1.0])
+    np.testing.assert_array_equal(after(x=x)["A"], [[1, 0], [0, 1], [1, 0]])
+    before = tc.compile("P[i] = max(x[2*i + p])   where p < 2\n"
+                        "A[i, p] = argmax(x[2*i + p], p)   where p < 2")
+    assert "best=P_" in before.source
+    np.testing.assert_array_equal(before(x=x)["A"], [[1, 0], [0, 1], [1, 0]])
+    shifted = tc.compile("P[i] = max(x[2*i + p])   where p < 2\n"
+                         "A[i, p] = argmax(x[2*i + p + 1], p)   where p < 2")
+    assert "best=" not in shifted.source
 
 
 def test_float32_stays_float32():

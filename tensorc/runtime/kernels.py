@@ -346,10 +346,12 @@ def _positions(ndim: int, axes: tuple[int, ...], sizes: tuple[int, ...]):
 
 
 def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str, positive: bool = False,
-                value=None) -> np.ndarray:
+                value=None, best=None) -> np.ndarray:
     """One-hot along ``axes`` at the first largest (or smallest) value, in index order;
     with ``positive``, only in windows whose winner is > 0 (``argmax(x) * (x > 0)``); with
     ``value`` (shaped like ``x`` without ``axes``), the winner holds it instead of 1.
+    ``best``: the windows' max (min) already computed (the forward's pooling; with
+    ``positive`` its ReLU will do), used when it has the windows' shape.
 
     >>> argmax_mask(np.array([[1.0, 3, 3], [2, 0, 2]]), (1,), "max").tolist()
     [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
@@ -363,7 +365,9 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str, positive: bool = 
     if positions is None:
         mask = _argmax_whole(x, axes, op, positive)
         return mask if value is None else mask * np.expand_dims(value, axes)
-    best = reduce(x, axes, op)
+    kept = tuple(n for a, n in enumerate(x.shape) if a not in axes)
+    if best is None or best.shape != kept:
+        best = reduce(x, axes, op)
     # In x's memory order, so that products with x's other views stay aligned; as bool
     # first: a strided bool-to-float write per position costs more than one conversion
     found = np.empty_like(x, dtype=bool if value is None else np.result_type(x, value))
