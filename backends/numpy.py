@@ -338,8 +338,8 @@ class NumpyEmitter(Printer):
             return view
         shape = _tuple(extent_name(n) for n in kept.axes)
         var = self.w.temp()
-        self.w.line(f"if rt.is_copy({kept.var}, {shape}):   # {print_access(node)}: the windows "
-                    f"copied for {kept.owner}")
+        self.w.line(f"if rt.is_kept({kept.var}, {shape}):   # {print_access(node)}: the windows "
+                    f"kept for {kept.owner}")
         self.w.indent += 1
         self.w.line(f"{var} = {kept.var}")
         self.w.indent -= 1
@@ -350,7 +350,7 @@ class NumpyEmitter(Printer):
         del self.steps[-1][known:]
         self.w.line(f"{var} = {self.align(own, kept.axes)}")
         self.w.indent -= 1
-        self.step("view", f"{print_access(node)}: the windows copied for {kept.owner}", ())
+        self.step("view", f"{print_access(node)}: the windows kept for {kept.owner}", ())
         return Val(var, kept.axes, fresh=False)
 
     def _channels_last(self, index: list[ir.Index]) -> tuple[int, ...] | None:

@@ -359,23 +359,45 @@ def test_contraction_cost_report():
     assert info["largest_intermediate"] >= 8 * 64
 
 
-@pytest.mark.parametrize("eq, shapes", [
-    ("abcdef,gfce->agbd", [(3, 5, 2, 6, 3, 4), (7, 4, 2, 3)]),      # conv: window x kernel
-    ("abcd,ecfdga->befg", [(3, 7, 5, 6), (4, 5, 2, 6, 3, 3)]),      # weight gradient
+@pytest.mark.parametrize("eq, shapes, outermost", [
+    ("abcdef,gfce->agbd", [(3, 5, 2, 6, 3, 4), (7, 4, 2, 3)], "f"),  # conv: window x kernel
+    ("abcd,ecfdga->befg", [(3, 7, 5, 6), (4, 5, 2, 6, 3, 3)], "e"),  # weight gradient
 ])
-def test_blocked_im2col_matches_numpy(monkeypatch, eq, shapes):
-    """Copies bigger than the block size run in blocks (forced here with tiny blocks)."""
+@pytest.mark.parametrize("rule", ["big slices", "big copy"])
+def test_blocked_im2col_matches_numpy(monkeypatch, eq, shapes, outermost, rule):
+    """Copies bigger than the block size run in blocks (forced here with tiny blocks):
+    cut along kept letters whose slices are big, or along the copy's outermost letter
+    when the whole copy is big (a summed letter: the blocks' products are added)."""
     from tensorc.runtime import contract
     monkeypatch.setattr(contract, "_BLOCK_BYTES", 16)
+    monkeypatch.setattr(contract, "_FIT_BYTES", 64 if rule == "big slices" else 1 << 60)
+    monkeypatch.setattr(contract, "BIG_COPY_BYTES", 1 << 60 if rule == "big slices" else 64)
     contract._compile.cache_clear()
     rng = np.random.default_rng(3)
     # Fortran order: the first operand cannot be viewed as a matrix, so it is copied
     ops = [np.asfortranarray(rng.standard_normal(shapes[0])), rng.standard_normal(shapes[1])]
-    step = contract._compile(*eq.replace("->", ",").split(","), ops[0].shape, ops[0].strides,
+    lhs, rhs, out = eq.replace("->", ",").split(",")
+    step = contract._compile(lhs, rhs, out, ops[0].shape, ops[0].strides,
                              ops[1].shape, ops[1].strides, ops[0].dtype)
     assert step.blocks, "the test must exercise the blocked path"
+    if rule == "big copy":      # the copy's outermost letter; f is summed: blocks added
+        assert [x for x, _ in step.blocks] == [outermost]
     np.testing.assert_allclose(contract.einsum(eq, *ops), np.einsum(eq, *ops), rtol=1e-12)
     contract._compile.cache_clear()
+
+
+def test_a_big_window_copy_runs_in_blocks_written_into_the_output():
+    """The two-conv network's conv2 (a 26 MB im2col): cut along the images, each block's
+    GEMM written straight into its slice of the (n, o, i, j) output; its weight gradient
+    cut along the same (summed) images, the blocks' products added."""
+    window = sliding_window_view(np.empty((128, 12, 12, 32), np.float32), (5, 5), axis=(1, 2))
+    w, dy = np.empty((64, 32, 5, 5), np.float32), np.empty((128, 64, 8, 8), np.float32)
+    forward = rc._compile("nijcab", "ocab", "noij", window.shape, window.strides,
+                          w.shape, w.strides, np.dtype(np.float32))
+    assert [x for x, _ in forward.blocks] == ["n"] and forward.axes[2] == "noij"
+    weights = rc._compile("noij", "nijcab", "ocab", dy.shape, dy.strides, window.shape,
+                          window.strides, np.dtype(np.float32))
+    assert [x for x, _ in weights.blocks] == ["n"]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

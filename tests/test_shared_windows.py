@@ -19,7 +19,7 @@ def test_a_window_read_twice_is_copied_once_and_reused():
     prog = tc.compile(TWO_READS)
     assert prog.source.count("rt.windows(") == 1
     assert "_t2 = rt.windows(\"ab,b->a\", 0, _t1, k_)" in prog.source
-    assert "if rt.is_copy(_t2, (_n_i, _n_a)):   # x[i + a]: the windows copied for Y" \
+    assert "if rt.is_kept(_t2, (_n_i, _n_a)):   # x[i + a]: the windows kept for Y" \
         in prog.source
     rng = np.random.default_rng(0)
     x, k = rng.standard_normal(10), rng.standard_normal(3)
@@ -29,7 +29,7 @@ def test_a_window_read_twice_is_copied_once_and_reused():
     prog(x=x, k=k, m=k)
     rows = [(r.step, r.detail) for r in prog.plan.rows]
     assert ("windows", "i a: copied once, kept") in rows
-    assert ("view", "x[i + a]: the windows copied for Y") in rows
+    assert ("view", "x[i + a]: the windows kept for Y") in rows
 
 
 def test_a_later_read_of_another_shape_reads_its_own_windows():
@@ -44,7 +44,7 @@ def test_the_weight_gradient_reads_the_forward_windows():
     grad = tc.grad(CONV, of="L", wrt=["W", "X"])
     assert grad.source.count("rt.windows(") == 1
     dw = grad.source.split("# dW[o, c, a, b] =")[1]
-    assert "rt.is_copy(" in dw and "the windows copied for Y" in dw
+    assert "rt.is_kept(" in dw and "the windows kept for Y" in dw
 
 
 @pytest.mark.parametrize("block_bytes", [None, 64])
@@ -61,6 +61,18 @@ def test_conv_gradients_equal_torch_whether_the_windows_are_copied_or_not(
     (torch.relu(torch.nn.functional.conv2d(xt, wt)) ** 2).sum().backward()
     assert_close(got["dW"], wt.grad)
     assert_close(got["dX"], xt.grad)
+
+
+@pytest.mark.parametrize("big_copy", [None, 64])
+def test_conv_gradients_equal_torch_when_a_big_window_view_is_kept(monkeypatch, big_copy):
+    """Windows so big that every contraction copies them in blocks are kept as a view: the
+    weight gradient reads the forward's (cut along the summed images) instead of its own."""
+    from tensorc.runtime import kernels
+    monkeypatch.setattr(contract, "BIG_COPY_BYTES", big_copy or contract.BIG_COPY_BYTES)
+    view = np.lib.stride_tricks.sliding_window_view(np.ones(40), 3)      # 38 x 3 doubles
+    assert kernels.is_kept(view.copy(), view.shape) and not kernels.is_kept(view, (38, 2))
+    assert kernels.is_kept(view, view.shape) == (big_copy is not None)
+    test_conv_gradients_equal_torch_whether_the_windows_are_copied_or_not(monkeypatch, 64)
 
 
 def test_dask_programs_do_not_keep_window_copies():

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import TensorcError
 from . import kernels
-from .kernels import gather_wins, is_copy  # noqa: F401  (re-exported for generated code)
+from .kernels import gather_wins, is_kept  # noqa: F401  (re-exported for generated code)
 
 THREADS = 256
 MAX_BLOCKS = 4096
