@@ -372,6 +372,7 @@ def test_blocked_im2col_matches_numpy(monkeypatch, eq, shapes, outermost, rule):
     monkeypatch.setattr(contract, "_BLOCK_BYTES", 16)
     monkeypatch.setattr(contract, "_FIT_BYTES", 64 if rule == "big slices" else 1 << 60)
     monkeypatch.setattr(contract, "BIG_COPY_BYTES", 1 << 60 if rule == "big slices" else 64)
+    monkeypatch.setattr(contract, "_OUT_RATIO", 0)
     contract._compile.cache_clear()
     rng = np.random.default_rng(3)
     # Fortran order: the first operand cannot be viewed as a matrix, so it is copied

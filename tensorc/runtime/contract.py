@@ -49,9 +49,10 @@ _BIG_TRANS_ROWS = 12.0  # a big GEMM with few output rows and a transposed right
 _CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
 _BLOCK_BYTES = 1 << 20  # an operand copy (im2col) above 2x this runs in blocks of about this
 _FIT_BYTES = 4 << 20  # ... when one slice of its outermost kept letter is at least this big
-BIG_COPY_BYTES = 16 << 20  # ... or the whole copy is at least this big (blocks cut along
-# its outermost letter; a summed one adds the blocks' products): measured on the two-conv
-# network's 26 MB conv2 im2col, forward 10.0 -> 8.7 ms and weight gradient 10.8 -> 9.6 ms
+BIG_COPY_BYTES = 8 << 20  # ... or the whole copy is at least this big and _OUT_RATIO times
+_OUT_RATIO = 4  # the product's size (blocks cut along its outermost letter; a summed one adds
+# the blocks' products): the two-conv network's conv2 (26 MB im2col, 2 MB out) forward
+# 10.0 -> 8.7 ms, weight gradient 10.8 -> 9.6 ms; its conv1 (7.4 MB, 9.4 MB out) 1.2x slower
 
 _reshape_nocopy = {"copy": False} if np.lib.NumpyVersion(np.__version__) >= "2.1.0" else {}
 
@@ -329,11 +330,12 @@ def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
     total = _prod(info.shape) * itemsize
     if total <= 2 * _BLOCK_BYTES:
         return None
-    size = dict(zip(info.letters, info.shape))
+    size = dict(zip(a.letters, a.shape)) | dict(zip(b.letters, b.shape))
+    out_bytes = _prod(size[x] for x in out_axes) * itemsize
     own = [x for x in out_axes if x in info.letters and x not in other.letters]
     if own and total / size[own[0]] >= _FIT_BYTES:
         letters = own               # a big slice per image: cut images, then rows
-    elif total >= BIG_COPY_BYTES:
+    elif total >= max(BIG_COPY_BYTES, _OUT_RATIO * out_bytes):
         letters = _mem_order(info, info.letters)[:1]
     else:
         return None     # the copy fits: the unblocked batched plan is faster
