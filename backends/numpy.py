@@ -14,7 +14,7 @@ from tensorc.ir import nodes as ir
 from tensorc.ir.printer import print_access, print_stmt
 from tensorc.language.functions import FUNCTIONS
 from tensorc.language.ranges import Analysis, StmtRanges, to_sympy
-from tensorc.plan.lower import choice_costs
+from tensorc.plan.lower import choice_costs, scatter_loops
 
 from .base import (Printer, SizePrinter, Step, Val, Writer, extent_name, size_name,
                    tensor_name)
@@ -225,7 +225,7 @@ class NumpyEmitter(Printer):
         names = tuple(dict.fromkeys(n for a in stmt.index for n in a.names()))
         start = tuple(self.size(self.at_lo(a) + k) for a, k in zip(stmt.index, offsets))
         steps = tuple(tuple(a.coef(n) for a in stmt.index) for n in names)
-        loops = tuple(names.index(n) for n in _scatter_loops(stmt.index))
+        loops = tuple(names.index(n) for n in scatter_loops(stmt.index))
         if isinstance(value, Terms):
             self.w.line(f'rt.scatter_contract({target}, "{value.einsum(names)}", '
                         f'({", ".join(value.codes)},), {_tuple(start)}, {steps}, {loops})')
@@ -484,7 +484,7 @@ class NumpyEmitter(Printer):
         (one big product, then its strided adds, was 1.5x slower)."""
         node = stmt.expr
         if not (stmt.accumulate and isinstance(node, ir.Reduce) and node.op == "sum"
-                and _scatter_loops(stmt.index)):
+                and scatter_loops(stmt.index)):
             return None
         consts, factors = _split_consts(node.body)
         if not factors or any(isinstance(f, ir.Delta) for f in factors):
@@ -615,7 +615,7 @@ def _axis_order(stmt: ir.Stmt) -> list[str]:
     names = list(dict.fromkeys(n for a in stmt.index for n in a.names()))
     if not stmt.accumulate or all(a.plain() for a in stmt.index):
         return names
-    loops = _scatter_loops(stmt.index)
+    loops = scatter_loops(stmt.index)
     return loops + [n for n in names if n not in loops]
 
 
@@ -650,21 +650,6 @@ def _diagonal_deltas(factors, summed) -> list[tuple[ir.Delta, str, str]]:
         if v not in others and any(not isinstance(f, ir.Delta) for f in factors):
             found.append((d, u, v))
     return found
-
-
-def _scatter_loops(index: tuple[ir.Affine, ...]) -> list[str]:
-    """Indices to loop over so that the others write distinct positions.
-
-    Keep at most one index per dimension, largest step first (the output position, not
-    the kernel offset); loop over the rest: a few kernel offsets, each a strided add.
-    """
-    names = list(dict.fromkeys(n for a in index for n in a.names()))
-    step = {n: max(abs(a.coef(n)) for a in index) for n in names}
-    kept: list[str] = []
-    for n in sorted(names, key=lambda n: (-step[n], names.index(n))):
-        if all(not a.coef(n) or not any(a.coef(m) for m in kept) for a in index):
-            kept.append(n)
-    return [n for n in names if n not in kept]
 
 
 def _atom(code: str) -> str:

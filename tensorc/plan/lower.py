@@ -99,9 +99,26 @@ def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
 
 
 
-def choice_costs(stmt: ir.Stmt, info, gather_info) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+def choice_costs(stmt: ir.Stmt, info, gather_info) -> tuple[sp.Expr, ...]:
     """What ``rt.gather_wins`` weighs, as size expressions: the scatter's and the gather's
-    work (the product of their index extents) and the size of the scatter's temporary."""
+    work (the product of their index extents), the size of the scatter's temporary and
+    its number of strided adds (kernel offsets)."""
     work = [sp.Mul(*(hi - lo for lo, hi in i.ranges.values())) for i in (info, gather_info)]
     names = dict.fromkeys(n for a in stmt.index for n in a.names())
-    return work[0], work[1], sp.Mul(*(info.extent(n) for n in names))
+    return (work[0], work[1], sp.Mul(*(info.extent(n) for n in names)),
+            sp.Mul(*(info.extent(n) for n in scatter_loops(stmt.index))))
+
+
+def scatter_loops(index: tuple[ir.Affine, ...]) -> list[str]:
+    """Indices a scatter loops over so that the others write distinct positions.
+
+    Keep at most one index per dimension, largest step first (the output position, not
+    the kernel offset); loop over the rest: a few kernel offsets, each a strided add.
+    """
+    names = list(dict.fromkeys(n for a in index for n in a.names()))
+    step = {n: max(abs(a.coef(n)) for a in index) for n in names}
+    kept: list[str] = []
+    for n in sorted(names, key=lambda n: (-step[n], names.index(n))):
+        if all(not a.coef(n) or not any(a.coef(m) for m in kept) for a in index):
+            kept.append(n)
+    return [n for n in names if n not in kept]
