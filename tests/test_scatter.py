@@ -135,6 +135,19 @@ def test_flattening_scatter():
     close(out, ref)
 
 
+def test_a_flattening_scatter_of_a_contraction_is_one_add(monkeypatch):
+    """A dense layer's weight gradient through a flatten, dV[k, 16*c + 4*i + j] +=
+    dH[n, k] * P[n, c, i, j]: the index map is one-to-one, so one product is added in
+    place, not one strided add per (i, j) offset."""
+    from tensorc.runtime import kernels
+    monkeypatch.setattr(kernels, "_add_pieces", None)      # the per-offset path would fail
+    spec = "V[k, 16*c + 4*i + j] += D[n, k] * P[n, c, i, j]"
+    prog = tc.compile(spec)
+    assert "rt.scatter_contract(" in prog.source
+    d, p = rand(3, 5), rand(3, 2, 4, 4)
+    close(prog(D=d, P=p)["V"], d.T @ p.reshape(3, 32))
+
+
 def test_flatten_then_dense():
     u, w = rand(2, 4, 3, 3), rand(5, 36)
     spec = "V[k, 9*o + 3*i + j] += U[k, o, i, j]\nZ[k, h] = W[h, f] * V[k, f]"

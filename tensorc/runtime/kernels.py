@@ -158,6 +158,11 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
     if not all(size[x] for x in looped):
         return          # no offsets: nothing is added
+    every = _strides(target.strides, tuple(steps))
+    shape = tuple(size[x] for x in output)
+    if _injective(every, shape):    # a flattening (V[k, 16*c + 4*i + j]): one add
+        _strided(target, tuple(start), shape, every, True)[...] += einsum(eq, *operands)
+        return
     inputs, operands = _merge_unlooped(inputs, list(operands), looped, output)
     width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
                       for x in axes if x in kept)
