@@ -58,6 +58,7 @@ class DaskEmitter(NumpyEmitter):
     pad_note = "da.pad"
     share_windows = False   # a kept window copy would hold a whole im2col: blocks read their own
     reuse_pooled = False    # masks per block of the window (chunks of the pooled value differ)
+    add_in_place = False    # lazy arrays: nothing to reuse
 
     def __init__(self, program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)

@@ -84,6 +84,7 @@ class NumpyEmitter(Printer):
     view_note, pad_note = "zero-copy strided view", "np.pad copy"    # for prog.plan
     share_windows = True    # copy a window read by several contractions once (im2col)
     reuse_pooled = True     # arg-max masks compare with the pooled forward value
+    add_in_place = True     # a contraction's fresh result takes an added term in place
 
     def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
@@ -134,6 +135,7 @@ class NumpyEmitter(Printer):
     # --- statements ------------------------------------------------------------
     def statement(self, stmt: ir.Stmt, info: StmtRanges) -> None:
         self.stmt, self.info, self.memo, self.summing = stmt, info, {}, set()
+        self.uses = Counter(ir.walk(stmt.expr))
         self.steps.append([])
         self.order = _axis_order(stmt)
         self.w.line()
@@ -424,7 +426,21 @@ class NumpyEmitter(Printer):
                 return self.on_diagonal((), diagonal, factors)
             if len(factors) > 2 or any(isinstance(f, ir.ArgMax) for f in factors):
                 return self.product(factors)
-        return self.apply(node.fn, [self.emit(a) for a in node.args])
+        args = [self.emit(a) for a in node.args]
+        if node.fn == "add" and self.add_in_place and isinstance(node.args[0], ir.Reduce) \
+                and self.uses[node.args[0]] == 1 and args[0].fresh:
+            return self.add_into(*args)
+        return self.apply(node.fn, args)
+
+    def add_into(self, total: Val, term: Val) -> Val:
+        """``total + term`` written into ``total`` (a contraction's new array, read nowhere
+        else) when it has the result's shape and dtype: a bias add without a new array."""
+        axes = self.union([total.axes, term.axes])
+        if total.axes != axes:
+            return self.apply("add", [total, term])
+        self.step("elementwise", "add (in place)", axes)
+        return Val(self.w.bind(f"rt.add_into({total.code}, {_atom(self.align(term, axes))})"),
+                   axes)
 
     def apply(self, fn: str, args: list[Val]) -> Val:
         axes = self.union(a.axes for a in args)

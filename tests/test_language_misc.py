@@ -313,3 +313,16 @@ def test_pooled_relu_reduces_first_then_applies_relu(op):
     windows = np.maximum(0, z).reshape(2, 2, 2, 2).transpose(0, 2, 1, 3).reshape(2, 2, 4)
     want = getattr(np, op)(windows, axis=-1)
     np.testing.assert_array_equal(prog(Z=z)["P"], want)
+
+
+def test_a_bias_is_added_into_the_contraction_it_follows():
+    """``sum(...) + B[o]``: the contraction's new array takes the bias in place, unless
+    the sum needs a wider dtype."""
+    rng = np.random.default_rng(4)
+    x, w, b = (rng.standard_normal(s) for s in ((3, 4), (5, 4), (5,)))
+    prog = tc.compile("Z[n, o] = sum(X[n, c] * W[o, c]) + B[o]")
+    assert "rt.add_into(" in prog.source
+    np.testing.assert_allclose(prog(X=x, W=w, B=b)["Z"], x @ w.T + b, rtol=1e-12)
+    f32 = prog(X=x.astype(np.float32), W=w.astype(np.float32), B=b)["Z"]
+    assert f32.dtype == np.float64          # as x @ w.T (float32) + b (float64)
+    np.testing.assert_allclose(f32, x.astype(np.float32) @ w.T.astype(np.float32) + b)

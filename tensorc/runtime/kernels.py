@@ -27,6 +27,21 @@ def result_type(*arrays) -> np.dtype:
     return dtype if dtype.kind == "f" else np.dtype(np.float64)
 
 
+def add_into(total: np.ndarray, term) -> np.ndarray:
+    """``total + term``, written into ``total`` when it can hold the result (its shape and
+    dtype; a float64 term keeps a float32 total's sum float64, in a new array).
+
+    >>> t = np.zeros((2, 2), np.float32); add_into(t, np.ones(2)).dtype, float(t.sum())
+    (dtype('float64'), 0.0)
+    >>> add_into(t, np.ones(2, np.float32)) is t, float(t.sum())
+    (True, 4.0)
+    """
+    if np.result_type(total, term) == total.dtype and \
+            np.broadcast_shapes(total.shape, np.shape(term)) == total.shape:
+        return np.add(total, term, out=total)
+    return total + term
+
+
 def view(x: np.ndarray, start, steps, shape, xp=np) -> np.ndarray:
     """A zero-copy affine view: ``out[v...] = x[start + sum_v v * steps[v]]``.
 
