@@ -431,3 +431,28 @@ def test_few_output_rows_avoid_a_transposed_big_gemm():
     assert plan.out_perm is None
     slow = rc._gemm_ns(1, 12800, 16, 150, 1, 1, 4, True, 16)
     assert slow > 1.5 * rc._gemm_ns(1, 12800, 16, 150, 1, 1, 4, False, 12800)
+
+
+@pytest.mark.parametrize("eq, shapes", [
+    ("nd,ne->de", [(7, 9)]),                     # X^T X
+    ("nd,n,ne->ed", [(7, 9), (7,)]),             # X^T diag(w) X, output transposed
+    ("nd,n,ne,n->de", [(7, 9), (7,), (7,)]),     # the logistic Hessian's two weights
+    ("dn,en->de", [(9, 7)]),                     # X X^T
+    ("dn,,en->de", [(9, 7), ()]),                # a scalar weight
+])
+def test_a_matrix_read_twice_gives_its_symmetric_gram_product(monkeypatch, eq, shapes):
+    """out[d, e] = sum_n X[n, d] w[n] X[n, e] is symmetric: computed by upper blocks,
+    each lower block the transpose of its mirror (forced on small sizes here)."""
+    monkeypatch.setattr(rc, "_GRAM_MIN", 4)
+    rng = np.random.default_rng(7)
+    x, *weights = (rng.standard_normal(s) for s in shapes)
+    inputs = eq.split("->")[0].split(",")
+    ops = [x if len(axes) == 2 else weights.pop(0) for axes in inputs]
+    calls = []
+    monkeypatch.setattr(rc, "_gram", lambda *a, _g=rc._gram: calls.append(1) or _g(*a))
+    np.testing.assert_allclose(einsum(eq, *ops), np.einsum(eq, *ops), rtol=1e-12, atol=1e-12)
+    assert calls == [1]
+    copy = [op.copy() if op is x else op for op in ops]     # same values, another array:
+    copy[[len(a) for a in inputs].index(2)] = x             # not known to be one matrix
+    np.testing.assert_allclose(einsum(eq, *copy), np.einsum(eq, *copy), rtol=1e-12, atol=1e-12)
+    assert calls == [1]

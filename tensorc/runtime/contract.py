@@ -47,6 +47,8 @@ _SMALL_TRANS_EFF_LONG_K = 0.9  # ... but only ~10% once K is long
 _BIG_TRANS_ROWS = 12.0  # a big GEMM with few output rows and a transposed right-hand matrix
 # ran 1 + this / rows times slower (rows = 16: 1.4-2.0x, 64: 1.13-1.36x, 256: 1.05x)
 _CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
+_GRAM_MIN = 1024  # X^T D X with at least this many columns: upper blocks only, mirrored
+_GRAM_BLOCKS = 4
 _BLOCK_BYTES = 1 << 20  # an operand copy (im2col) above 2x this runs in blocks of about this
 _FIT_BYTES = 4 << 20  # ... when one slice of its outermost kept letter is at least this big
 BIG_COPY_BYTES = 8 << 20  # ... or the whole copy is at least this big and _OUT_RATIO times
@@ -158,9 +160,57 @@ def einsum(eq: str, *operands) -> np.ndarray:
     if len({x.dtype for x in ops}) > 1:
         dtype = np.result_type(*ops)
         ops = [x.astype(dtype, copy=False) for x in ops]
+    gram = _gram_form(inputs, output, ops)
+    if gram is not None:
+        return _gram(*gram)
     eq, ops, _ = _in_memory_order(eq, ops)
     shapes, strides = tuple([x.shape for x in ops]), tuple([x.strides for x in ops])
     return _run_steps(_einsum_plan(eq, shapes, strides, dtype), ops)
+
+
+def _gram_form(inputs, output: str, ops):
+    """(matrix, its free axis, weights) when ``out[b, c] = sum_a X[a, b] X[a, c] w[a]...``:
+    one big matrix read twice (a Gauss-Newton or logistic Hessian, X^T D X), so the
+    product is symmetric: half of it is the other half transposed. None otherwise."""
+    if len(output) != 2:
+        return None
+    for i, j in itertools.combinations(range(len(ops)), 2):
+        a, b = inputs[i], inputs[j]
+        if len(a) != 2 or len(b) != 2 or not _same_array(ops[i], ops[j]):
+            continue
+        free = [k for k in range(2) if a[k] != b[k]]
+        if len(free) != 1 or {a[free[0]], b[free[0]]} != set(output):
+            continue
+        summed = a[1 - free[0]]
+        rest = [k for k in range(len(ops)) if k not in (i, j)]
+        if ops[i].shape[free[0]] < _GRAM_MIN or any(set(inputs[k]) - {summed} for k in rest):
+            return None
+        return ops[i], free[0], [(inputs[k], ops[k]) for k in rest]
+    return None
+
+
+def _same_array(x: np.ndarray, y: np.ndarray) -> bool:
+    return x is y or (x.shape == y.shape and x.strides == y.strides and
+                      x.__array_interface__["data"][0] == y.__array_interface__["data"][0])
+
+
+def _gram(x: np.ndarray, free: int, weights) -> np.ndarray:
+    """``X^T diag(w) X`` (``free``: the axis of X that stays) by blocks of the upper
+    triangle, each lower block the transpose of its mirror: 5/8 of the GEMM work with
+    four blocks (logistic Hessian, 4000 x 2000: 1.6x faster than the full product)."""
+    x = x if free == 1 else x.T
+    scaled = x
+    for axes, w in weights:
+        scaled = scaled * (w[:, None] if axes else w)
+    size = x.shape[1]
+    edges = [size * k // _GRAM_BLOCKS for k in range(_GRAM_BLOCKS + 1)]
+    out = np.empty((size, size), np.result_type(x, scaled))
+    for k, (lo, hi) in enumerate(itertools.pairwise(edges)):
+        for lo2, hi2 in itertools.pairwise(edges[k:]):
+            np.matmul(scaled[:, lo:hi].T, x[:, lo2:hi2], out=out[lo:hi, lo2:hi2])
+            if lo2 != lo:
+                out[lo2:hi2, lo:hi] = out[lo:hi, lo2:hi2].T
+    return out
 
 
 def _in_memory_order(eq: str, ops: list) -> tuple[str, list, tuple]:
