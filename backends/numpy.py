@@ -150,13 +150,13 @@ class NumpyEmitter(Printer):
             self.remember_pooled(stmt, info)
 
     def remember_pooled(self, stmt: ir.Stmt, info: StmtRanges) -> None:
-        """Record ``P[i, ...] = max(e)`` (whole, P and e's tensors written once) so that
-        a later arg-max of ``e`` over the same window compares with P, not a new max."""
+        """Record ``P[i, ...] = max(e)`` (writing all of P; P and e's tensors written once)
+        so that a later arg-max of ``e`` over the same window compares with P."""
         lhs = tuple(a.plain() for a in stmt.index)
         node = stmt.expr
         if not (self.reuse_pooled and not self.in_branch and isinstance(node, ir.Reduce)
-                and node.op in ("max", "min") and all(lhs)
-                and all(info.ranges[n][0] == 0 for n in lhs)):
+                and node.op in ("max", "min") and all(lhs) and all(
+                    info.ranges[n] == (0, size) for n, size in zip(lhs, info.target_shape))):
             return
         tensors = {stmt.target} | {a.tensor for a in ir.accesses(node)}
         if all(self.writes[t] <= 1 for t in tensors):

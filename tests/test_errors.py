@@ -115,6 +115,25 @@ def test_conflicting_declared_literal_sizes_has_position_and_caret():
     assert quoted == "Y[i] = X[i] * W[i]" and ccol == col
 
 
+def test_a_declared_size_no_input_gives():
+    err = spec_error("output P[N]\nP[i] = x[i]   where i < 5")
+    assert "size 'N' of P is given by no input" in str(err)
+    assert head_position(err) == (1, 10)
+    quoted, ccol, _ = caret_column(err)
+    assert quoted == "output P[N]" and ccol == 10
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("output P[10]\nP[i] = x[2*i]   where i < 5",
+     r"P dimension 0 has size 5, but it is declared 10"),
+    ("input x[N]\noutput P[N]\nP[i] = x[2*i]   where i < 5",
+     r"size N: P dimension 0 has size 5 but x dimension 0 has size 10")])
+def test_a_computed_tensor_must_have_its_declared_size(spec, message):
+    """A declared output size is checked like an input's: never silently another size."""
+    with pytest.raises(tc.ShapeError, match=message):
+        tc.compile(spec)(x=np.arange(10.0))
+
+
 def test_declared_twice():
     with pytest.raises(tc.SpecError, match="'X' is declared twice"):
         tc.compile("input X[3]\ninput X[4]\nY[i] = X[i]")

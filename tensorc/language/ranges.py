@@ -89,6 +89,7 @@ def analyse(program: ir.Program, source: str = "") -> Analysis:
 def _analyse(program: ir.Program, source: str, grown: dict) -> Analysis:
     analysis = Analysis({}, [])
     _input_shapes(program, analysis)
+    _require_bound_sizes(program, analysis, source)
     for stmt in program.stmts:
         analysis.stmts.append(_statement(stmt, analysis, source, grown.get(stmt.target)))
     return analysis
@@ -130,6 +131,20 @@ def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
                 analysis.bindings.setdefault(name, actual)
                 shape.append(size_symbol(name))
         analysis.shapes[tensor] = tuple(shape)
+
+
+def _require_bound_sizes(program: ir.Program, analysis: Analysis, source: str) -> None:
+    """A size symbol declared on a tensor the program computes must also size an input:
+    its value comes from the arrays passed in."""
+    for decl in program.decls:
+        for dim in decl.dims:
+            name = dim.symbols[0][0] if dim.symbols else None
+            if name is not None and name not in analysis.bindings:
+                line = next((k for k, text in enumerate(source.splitlines(), 1) if re.match(
+                    rf"\s*{decl.kind}\s+{re.escape(decl.tensor)}\b", text)), 0)
+                raise _error_at(f"size '{name}' of {decl.tensor} is given by no input: "
+                                f"declare it on an input (input X[{name}, ...]) or write a "
+                                "number", source, line, name)
 
 
 def to_sympy(a: ir.Affine) -> sp.Expr:

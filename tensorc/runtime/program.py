@@ -144,9 +144,9 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
         if actual != int(use.size):
             raise ShapeError(f"{use.tensor} dimension {use.dim} has size {actual}, but it is "
                              f"declared {int(use.size)}")
-    _check_declared_symbols(analysis, program, values)
     for sym, formula in analysis.defs.items():     # assigned tensors' shapes, in order
         values[sym] = _value(formula, values)
+    _check_declared_sizes(analysis, program, values)
     for tensor, model in analysis.likes.items():
         if tensor in shapes:
             _check_like(tensor, model, analysis, values)
@@ -197,15 +197,24 @@ def _check_writes(stmt: ir.Stmt, info, values) -> None:
                              "scatter must stay inside its target")
 
 
-def _check_declared_symbols(analysis: Analysis, program: ir.Program, values) -> None:
+def _check_declared_sizes(analysis: Analysis, program: ir.Program, values) -> None:
+    """Every declared size, symbol or number, against the size the tensor has (an input's
+    array, or what a computed tensor's statements give it)."""
     for decl in program.decls:
+        if decl.tensor not in analysis.shapes:
+            continue
         for d, dim in enumerate(decl.dims):
-            if dim.is_constant or decl.tensor not in analysis.shapes:
+            actual = values.get(dim_symbol(decl.tensor, d))
+            if actual is None:
+                continue
+            if dim.is_constant:
+                if actual != dim.const:
+                    raise ShapeError(f"{decl.tensor} dimension {d} has size {actual}, but it is "
+                                     f"declared {dim.const}")
                 continue
             name = dim.symbols[0][0]
             use = analysis.bindings[name]
-            actual = values.get(dim_symbol(decl.tensor, d))
-            if actual is not None and actual != values[use.size]:
+            if actual != values[use.size]:
                 raise ShapeError(f"size {name}: {decl.tensor} dimension {d} has size {actual} "
                                  f"but {use.tensor} dimension {use.dim} has size "
                                  f"{values[use.size]}")
