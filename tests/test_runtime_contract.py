@@ -456,3 +456,10 @@ def test_a_matrix_read_twice_gives_its_symmetric_gram_product(monkeypatch, eq, s
     copy[[len(a) for a in inputs].index(2)] = x             # not known to be one matrix
     np.testing.assert_allclose(einsum(eq, *copy), np.einsum(eq, *copy), rtol=1e-12, atol=1e-12)
     assert calls == [1]
+
+
+def test_runtime_docstring_examples_hold():
+    import doctest
+    from tensorc.runtime import kernels
+    for module in (rc, kernels):
+        assert doctest.testmod(module).failed == 0, module.__name__
