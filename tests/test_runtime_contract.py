@@ -463,3 +463,19 @@ def test_runtime_docstring_examples_hold():
     from tensorc.runtime import kernels
     for module in (rc, kernels):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_a_big_copy_summed_to_a_scalar_runs_in_blocks(monkeypatch):
+    """A full contraction (scalar output, no letters to lay out) of a copied operand:
+    cut along its outermost letter, the blocks' products added (it raised IndexError)."""
+    monkeypatch.setattr(rc, "_BLOCK_BYTES", 64)
+    monkeypatch.setattr(rc, "BIG_COPY_BYTES", 64)
+    rc._compile.cache_clear()
+    rng = np.random.default_rng(8)
+    a = rng.standard_normal((6, 5, 4)).transpose(2, 0, 1)      # strided: copied
+    b = rng.standard_normal((4, 6, 5))
+    step = rc._compile("abc", "abc", "", a.shape, a.strides, b.shape, b.strides, a.dtype)
+    assert step.blocks
+    np.testing.assert_allclose(einsum("abc,abc->", a, b), np.einsum("abc,abc->", a, b),
+                               rtol=1e-12)
+    rc._compile.cache_clear()

@@ -410,3 +410,19 @@ def test_a_small_scatter_runs_as_its_gather(batch, gathered):
     xt = t(x).requires_grad_()
     (F.conv2d(2 * xt, t(w), padding=1) ** 2).sum().backward()
     close(got["dX"], xt.grad)
+
+
+def test_a_transposed_conv_in_tiny_blocks_equals_torch(monkeypatch):
+    """Blocked contractions whose block slices of the output are not contiguous (blocks of
+    one image, a row range) write through a fresh product (a matrix view of such a slice
+    raised ValueError). Tiny block sizes force the blocked paths on a small case."""
+    from tensorc.runtime import contract
+    for name, value in (("_BLOCK_BYTES", 64), ("_FIT_BYTES", 128), ("BIG_COPY_BYTES", 64),
+                        ("_OUT_RATIO", 0)):
+        monkeypatch.setattr(contract, name, value)
+    contract._compile.cache_clear()
+    rng = np.random.default_rng(0)
+    dy, wt = rng.standard_normal((2, 2, 2, 4)), rng.standard_normal((2, 3, 2, 2))
+    out = tc.compile("dX[n, c, i + a, j + b] += dY[n, o, i, j] * W[o, c, a, b]")(dY=dy, W=wt)
+    close(out["dX"], F.conv_transpose2d(t(dy), t(wt)))
+    contract._compile.cache_clear()

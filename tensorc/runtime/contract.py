@@ -302,13 +302,16 @@ def _run_blocks(step: _Compiled, a: np.ndarray, b: np.ndarray, out: np.ndarray) 
         cut = {x: slice(s, s + block) for (x, block), s in zip(step.blocks, start)}
         part_a, part_b = (x[tuple(cut.get(letter, slice(None)) for letter in axes)]
                           for x, axes in zip(ops, (a_axes, b_axes)))
-        part = buffer[tuple(cut.get(letter, slice(None)) for letter in part_axes)]
+        index = tuple(cut.get(letter, slice(None)) for letter in part_axes)
+        part = buffer[index] if index else buffer       # (a 0-d array indexed is a copy)
         plan = _compile(a_axes, b_axes, part_axes, part_a.shape, part_a.strides,
                         part_b.shape, part_b.strides, a.dtype, False)
         if any(s and x not in part_axes for (x, _), s in zip(step.blocks, start)):
             part += _run_compiled(plan, part_a, part_b)     # a later block of a sum
-        else:
+        elif part.flags.c_contiguous:
             _run_compiled(plan, part_a, part_b, part)
+        else:       # the block's plan may view its output as matrices: only a contiguous one
+            part[...] = _run_compiled(plan, part_a, part_b)
     if not direct:
         np.copyto(out, buffer.transpose(_inverse(step.order)))
     return out
@@ -402,7 +405,7 @@ def _blocks(a: _Info, b: _Info, out_axes: str, plan: _PairPlan, itemsize: int):
         return None
     kept = [x for x, _ in cuts if x in out_axes]
     layout = "".join(plan.layout)
-    if sorted(layout) == sorted(out_axes) and kept in ([], [layout[0]]):
+    if sorted(layout) == sorted(out_axes) and (not kept or kept == [layout[0]]):
         return tuple(cuts), layout      # the whole product's layout: blocks are slices of it
     return tuple(cuts), "".join([x for x in info.letters if x in out_axes] +
                                 [x for x in out_axes if x not in info.letters])
