@@ -395,20 +395,24 @@ def test_thin_pieces_are_laid_out_batch_innermost():
 
 
 @pytest.mark.parametrize("batch, gathered", [(32, True), (2048, False)])
-def test_a_small_scatter_runs_as_its_gather(batch, gathered):
+@pytest.mark.parametrize("declared", [False, True])
+def test_a_small_scatter_runs_as_its_gather(batch, gathered, declared):
     """Each kernel offset of a scatter is a strided add with its own call overhead: a
     small padded conv input gradient (sklearn digits' second conv) runs as the gather
-    (one GEMM); the same layer at a big batch keeps the scatter (half the work)."""
-    spec = ("Z[n, c, i, j] = 2 * X[n, c, i, j]\n"
-            "Y[n, o, i, j] = Z[n, c, i + a - 1, j + b - 1] * W[o, c, a, b]   where i in 0:4, "
-            "j in 0:4\nL = sum(Y[n, o, i, j] * Y[n, o, i, j])")
+    (one GEMM); the same layer at a big batch keeps the scatter (half the work). Also
+    when the input's sizes are declared numbers (it had no gather form then)."""
+    first = "input X[N, 16, 4, 4]" if declared else "Z[n, c, i, j] = 2 * X[n, c, i, j]"
+    scale = 1 if declared else 2
+    spec = (f"{first}\nY[n, o, i, j] = {'X' if declared else 'Z'}[n, c, i + a - 1, "
+            "j + b - 1] * W[o, c, a, b]   where i in 0:4, j in 0:4\n"
+            "L = sum(Y[n, o, i, j] * Y[n, o, i, j])")
     grad = tc.grad(spec, of="L", wrt=["X"])
     x, w = rand(batch, 16, 4, 4), rand(32, 16, 3, 3)
     got = grad(X=x, W=w)
     rows = [r.detail for r in grad.plan.rows if r.step == "choice"]
     assert rows and ("runs as a gather" in rows[0]) == gathered
     xt = t(x).requires_grad_()
-    (F.conv2d(2 * xt, t(w), padding=1) ** 2).sum().backward()
+    (F.conv2d(scale * xt, t(w), padding=1) ** 2).sum().backward()
     close(got["dX"], xt.grad)
 
 

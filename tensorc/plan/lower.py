@@ -46,13 +46,15 @@ def _as_gather(stmt: ir.Stmt, analysis: Analysis, reindexing_only: bool) -> ir.S
             continue
         pair = _invertible(a, stmt, fixed)
         size = sp.sympify(shape[d])
-        if pair is None or not isinstance(size, sp.Symbol):
+        if pair is None or not isinstance(size, (sp.Symbol, sp.Integer)):
             return None
         out, kernel = pair
         h = ir.fresh_name(out, taken)
         names[out] = ir.Affine.of(h).minus(ir.Affine.of(kernel)).shift(-a.const)
         index.append(ir.Affine.of(h))
-        where.append(ir.Range(h, ir.Affine(), ir.Affine.symbol(size.name)))
+        hi = ir.Affine.symbol(size.name) if isinstance(size, sp.Symbol) else \
+            ir.Affine(const=int(size))      # a declared number: input X[N, 16, 4, 4]
+        where.append(ir.Range(h, ir.Affine(), hi))
     if not names:
         return None
     expr = alg.substitute(stmt.expr, names)
