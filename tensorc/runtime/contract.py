@@ -292,8 +292,9 @@ def _run_blocks(step: _Compiled, a: np.ndarray, b: np.ndarray, out: np.ndarray) 
     letter adds its product. Blocks that are contiguous slices of the output are written
     into it; others into a buffer in the GEMM's natural layout, put in order by one copy."""
     a_axes, b_axes, part_axes = step.axes
-    ops = [_laid_out(x, op) if not set(axes) & {letter for letter, _ in step.blocks} else x
-           for x, axes, op in ((a, a_axes, step.plan.a), (b, b_axes, step.plan.b))]
+    cut_letters = {letter for letter, _ in step.blocks}
+    ops = [x if set(axes) & cut_letters or not op.copy else copied_in_order(x, op.perm)
+           for x, axes, op in ((a, a_axes, step.plan.a), (b, b_axes, step.plan.b))]  # once
     direct = step.order == tuple(range(len(step.order)))
     buffer = out if direct else np.empty(tuple(out.shape[k] for k in step.order), out.dtype)
     size = dict(zip(a_axes, a.shape)) | dict(zip(b_axes, b.shape))
@@ -317,12 +318,17 @@ def _run_blocks(step: _Compiled, a: np.ndarray, b: np.ndarray, out: np.ndarray) 
     return out
 
 
-def _laid_out(x: np.ndarray, op: _Op) -> np.ndarray:
-    """An operand every block reads whole, copied once in the order its recipe copies it
-    (its axes keep their order): the blocks then read it as it is."""
-    if not op.copy or op.perm is None:
+def copied_in_order(x: np.ndarray, layout) -> np.ndarray:
+    """``x`` copied with its memory in ``layout`` order of its axes (the axes themselves
+    keep their order, so a later plan reads it without a copy); ``x`` itself when
+    ``layout`` is None.
+
+    >>> copied_in_order(np.ones((2, 3)), (1, 0)).strides
+    (8, 16)
+    """
+    if layout is None:
         return x
-    return np.ascontiguousarray(x.transpose(op.perm)).transpose(_inverse(op.perm))
+    return np.ascontiguousarray(x.transpose(layout)).transpose(_inverse(layout))
 
 
 def copy_layout(eq: str, which: int, *operands) -> tuple[int, ...] | None:

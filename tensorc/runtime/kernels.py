@@ -9,7 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import contract
-from .contract import copy_layout, einsum, natural_order
+from .contract import copied_in_order, copy_layout, einsum, natural_order
 
 PIECE_WIDTH = 16   # scatter_contract: per-offset pieces narrower than this (or smaller than
 PIECE_SIZE = 1 << 16    # this many elements) run as one product and strided adds
@@ -92,7 +92,7 @@ def windows(eq: str, which: int, *operands) -> np.ndarray:
     >>> kept = windows("ia,a->i", 0, x, np.ones(2)); kept.tolist(), kept.flags.writeable
     ([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]], True)
     """
-    return _copied(operands[which], copy_layout(eq, which, *operands))
+    return copied_in_order(operands[which], copy_layout(eq, which, *operands))
 
 
 def is_kept(x, shape) -> bool:
@@ -178,10 +178,9 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
     if not all(size[x] for x in looped):
         return          # no offsets: nothing is added
-    every = _strides(target.strides, tuple(steps))
-    shape = tuple(size[x] for x in output)
-    if _injective(every, shape):    # a flattening (V[k, 16*c + 4*i + j]): one add
-        _strided(target, tuple(start), shape, every, True)[...] += einsum(eq, *operands)
+    if _injective(_strides(target.strides, tuple(steps)), tuple(size[x] for x in output)):
+        # one-to-one (a flatten, V[k, 16*c + 4*i + j]): scatter_add adds it in one pass
+        scatter_add(target, einsum(eq, *operands), start, steps, loops)
         return
     inputs, operands = _merge_unlooped(inputs, list(operands), looped, output)
     width = math.prod(size[x] for axes in inputs if set(axes) & set(looped)
@@ -214,7 +213,7 @@ def _offset_pieces(inputs, operands, looped: str, kept: str):
     first = [op[tuple(0 if x in looped else slice(None) for x in axes)]
              for axes, op in zip(inputs, operands)]
     operands = [op if set(axes) & set(looped) else
-                _copied(op, copy_layout(pieces + kept, k, *first))   # once, not per offset
+                copied_in_order(op, copy_layout(pieces + kept, k, *first))   # once, not per offset
                 for k, (axes, op) in enumerate(zip(inputs, operands))]
     order = natural_order(pieces + kept, *first)
 
@@ -253,14 +252,6 @@ def _merge_unlooped(inputs: list[str], operands: list, looped, output: str):
                     *(operands[k] for k in free))
     rest = [k for k in range(len(inputs)) if k not in free]
     return [inputs[k] for k in rest] + [letters], [operands[k] for k in rest] + [merged]
-
-
-def _copied(x: np.ndarray, layout) -> np.ndarray:
-    """``x`` copied with its memory in ``layout`` order of its axes (the axes themselves
-    keep their order); ``x`` itself when ``layout`` is None."""
-    if layout is None:
-        return x
-    return np.ascontiguousarray(x.transpose(layout)).transpose(np.argsort(layout))
 
 
 def _buffer_dims(order: str, steps, letters, ndim: int) -> list[int]:
