@@ -46,3 +46,32 @@ def einsum_programs(draw):
     shapes = {"ABC"[k]: tuple(sizes[c] for c in idx) for k, idx in enumerate(operands)}
     shapes["D"] = tuple(sizes[c] for c in out)
     return f"{first}\n{second}", shapes
+
+
+ACTIVATIONS = {"tanh": "tanh", "sigmoid": "sigmoid", "softplus": "nn.functional.softplus",
+               "sin": "sin"}
+
+
+@st.composite
+def mlp_programs(draw):
+    """Random dense networks (1-3 layers, random activations, optional biases and batch),
+    their weights the tensors to differentiate: (spec, shapes, torch expression of L)."""
+    depth, batched = draw(st.integers(1, 3)), draw(st.booleans())
+    sizes = [draw(st.integers(1, 4)) for _ in range(depth + 2)]
+    n = "n, " if batched else ""
+    lines, torch_h, shapes = [], "x", {"x": ((2,) if batched else ()) + (sizes[0],)}
+    previous = "x"
+    for k in range(1, depth + 1):
+        fn = draw(st.sampled_from(sorted(ACTIVATIONS)))
+        bias = draw(st.booleans())
+        shapes[f"W{k}"] = (sizes[k], sizes[k - 1])
+        lines.append(f"H{k}[{n}h] = {fn}(W{k}[h, i] * {previous}[{n}i]"
+                     + (f" + B{k}[h])" if bias else ")"))
+        torch_h = f"torch.{ACTIVATIONS[fn]}(({torch_h}) @ W{k}.T" + (f" + B{k})" if bias else ")")
+        if bias:
+            shapes[f"B{k}"] = (sizes[k],)
+        previous = f"H{k}"
+    shapes["V"] = (sizes[-1], sizes[-2])
+    lines.append(f"Y[{n}o] = V[o, h] * {previous}[{n}h]")
+    lines.append(f"L = sum(Y[{n}o] * Y[{n}o])")
+    return "\n".join(lines), shapes, f"((({torch_h}) @ V.T) ** 2).sum()"

@@ -342,6 +342,22 @@ def test_two_layer_mlp_hessian_against_torch(activation, torch_fn):
     np.testing.assert_allclose(H(**arrays)["H"], expected.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_three_layer_hessian_through_sin_keeps_bound_indices_apart():
+    """sin'' re-reads the pre-activation sum; its bound index once took the name of a
+    Jacobian index (a ShapeError at the first call)."""
+    src = ("H1[h] = sigmoid(W1[h, i] * x[i])\nH2[h] = sigmoid(W2[h, i] * H1[i])\n"
+           "H3[h] = sin(W3[h, i] * H2[i])\nY[o] = V[o, h] * H3[h]\nL = sum(Y[o] * Y[o])")
+    arrays = dict(x=normal(1), W1=normal(1, 1), W2=normal(2, 1), W3=normal(1, 2), V=normal(1, 1))
+    t = tensors(arrays)
+
+    def loss(w):
+        h = torch.sigmoid(torch.sigmoid(w @ t["x"]) @ t["W2"].T)
+        return ((torch.sin(h @ t["W3"].T) @ t["V"].T) ** 2).sum()
+    expected = torch.autograd.functional.hessian(loss, t["W1"])
+    got = tc.hessian(src, of="L", wrt="W1")(**arrays)["H"]
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_hessian_needs_a_scalar():
     with pytest.raises(tc.SpecError, match="the Hessian needs a scalar of; Y has indices"):
         tc.hessian("Y[i] = X[i] * X[i]", of="Y", wrt="X")

@@ -2,11 +2,12 @@
 of the forward program (float64), whatever the stride, dilation, padding, boundary mode,
 reduction and function."""
 import numpy as np
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
-from tests.programs import conv_programs, einsum_programs
+from tests.programs import conv_programs, einsum_programs, mlp_programs
 from tests.reference import numeric_vjp
 
 
@@ -57,3 +58,21 @@ def test_random_hessians_match_differences_of_the_gradient(case, seed):
         expected[:, col] = numeric_vjp(lambda a: gradient(**a)["dA"], arrays, "A", unit).ravel()
     np.testing.assert_allclose(hessian.reshape(n, n), expected, rtol=1e-4, atol=1e-5,
                                err_msg=src)
+
+
+@settings(max_examples=30, deadline=None)
+@given(mlp_programs(), st.data())
+def test_random_mlp_hessians_match_torch(case, data):
+    """Hessians of dense networks, where derived intermediates carry separable factors
+    (the layer's input) that tensorc takes out, against torch.autograd.functional."""
+    src, shapes, loss = case
+    wrt = data.draw(st.sampled_from(sorted(k for k in shapes if k != "x")))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**31 - 1)))
+    arrays = {k: rng.standard_normal(s) * 0.7 for k, s in shapes.items()}
+    got = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
+    fixed = {k: torch.tensor(v) for k, v in arrays.items() if k != wrt}
+
+    def objective(w):
+        return eval(loss, {"torch": torch, **fixed, wrt: w})
+    expected = torch.autograd.functional.hessian(objective, torch.tensor(arrays[wrt]))
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-9, atol=1e-12, err_msg=src)

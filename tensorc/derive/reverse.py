@@ -244,7 +244,7 @@ def _summed(factor: ir.Expr, free, lhs: tuple[ir.Index, ...], names: set[str]) -
     kept = {n for ix in lhs for n in ix.expr.names()}
     free = tuple(n for n in ir.free_names(factor) if n in free)
     taken = set(ir.free_names(factor)) | kept
-    used = set(names)
+    used = set(names) | taken | set(ir.index_names(factor))
     factor = alg.rename_bound(factor, taken, lambda n: ir.fresh_name(n, used))
     return ir.Reduce("sum", free, factor) if free else factor
 
