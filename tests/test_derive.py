@@ -342,6 +342,27 @@ def test_two_layer_mlp_hessian_against_torch(activation, torch_fn):
     np.testing.assert_allclose(H(**arrays)["H"], expected.numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_dense_hessian_intermediate_leaves_out_the_layer_input():
+    """JHd[h, i, h2] = x[i] * (...)[h, h2] is stored as h x h2; x[i] multiplies in where
+    JHd is read: the Hessian is written once, in the hand-derived form."""
+    src = "Hd[h] = tanh(W1[h, i] * x[i])\nY[o] = W2[o, h] * Hd[h]\nL = sum(Y[o] * Y[o])"
+    lines = tc.hessian(src, of="L", wrt="W1").spec.splitlines()
+    assert "output JHd like Hd, Hd" in lines
+    assert "JHd[h2, h] += 2 * W2[o, h2] * W2[o, h] * (1 - Hd[h2]**2)" in lines
+    assert lines[-1] == "H[h2, i2, h, i] = JHd[h2, h] * x[i2] * x[i] * (1 - Hd[h]**2)"
+    batched = src.replace("Hd[h]", "Hd[n, h]").replace("x[i]", "X[n, i]").replace(
+        "Y[o]", "Y[n, o]")   # X[n, i] shares n with the rest: nothing to take out
+    lines = tc.hessian(batched, of="L", wrt="W1").spec.splitlines()
+    assert "output JHd like W1, Hd" in lines
+    assert lines[-1] == "H[h2, i2, h, i] = JHd[h2, i2, n, h] * X[n, i] * (1 - Hd[n, h]**2)"
+    arrays = dict(W1=normal(4, 3), W2=normal(2, 4), X=normal(5, 3))
+    t = tensors(arrays)
+    expected = torch.autograd.functional.hessian(
+        lambda w: ((torch.tanh(t["X"] @ w.T) @ t["W2"].T) ** 2).sum(), t["W1"])
+    got = tc.hessian(batched, of="L", wrt="W1")(**arrays)["H"]
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
 def test_three_layer_hessian_through_sin_keeps_bound_indices_apart():
     """sin'' re-reads the pre-activation sum; its bound index once took the name of a
     Jacobian index (a ShapeError at the first call)."""

@@ -13,6 +13,7 @@ from ..language.ranges import analyse
 from ..plan.graph import prune
 from .inline import factor_deltas, inline
 from .reverse import Request, reverse
+from .separate import separate
 
 
 def grad(source: str, of: str, wrt, backend: str = "numpy"):
@@ -119,7 +120,7 @@ def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.P
         raise SpecError(f"the program already uses the name {name}; rename that tensor")
     names[wrt] = name
     derived = reverse(program, Request(of, (wrt,), names, jacobian=True))
-    return inline(prune(ir.Program(derived.decls, derived.stmts, (name,))))
+    return separate(inline(prune(ir.Program(derived.decls, derived.stmts, (name,)))))
 
 
 def hessian(source: str, of: str, wrt: str, backend: str = "numpy", factored: bool = False):
