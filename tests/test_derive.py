@@ -6,7 +6,7 @@ import torch
 
 import tensorc as tc
 from tensorc.ir.verify import verify
-from tests.reference import numeric_vjp
+from tests.reference import boundary_index, numeric_vjp
 
 RNG = np.random.default_rng(7)
 
@@ -377,6 +377,40 @@ def test_three_layer_hessian_through_sin_keeps_bound_indices_apart():
     expected = torch.autograd.functional.hessian(loss, t["W1"])
     got = tc.hessian(src, of="L", wrt="W1")(**arrays)["H"]
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["wrap", "reflect", "clamp"])
+def test_hessian_through_a_wrapped_read_against_torch(mode):
+    """The Hessian seeds its Jacobian with the gradient's left side; a scatter written
+    through a wrapper (dX[c, reflect(2*i + a - 1)] += ...) keeps the wrapper there (a
+    delta of the raw index 2*i + a - 1 once sent the border terms to the wrong place)."""
+    src = (f"Y[o, i] = tanh(X[c, {mode}(2*i + a - 1)] * K[o, c, a])   where i in 0:4\n"
+           "L = sum(Y[o, i] * Y[o, i])")
+    arrays = dict(X=normal(2, 7), K=normal(3, 2, 3))
+    index = torch.tensor([[boundary_index(2 * i + a - 1, 7, mode) for a in range(3)]
+                          for i in range(4)])
+    t = tensors(arrays)
+
+    def loss(x):
+        y = torch.tanh(torch.einsum("cia,oca->oi", x[:, index], t["K"]))
+        return (y * y).sum()
+    expected = torch.autograd.functional.hessian(loss, t["X"])
+    got = tc.hessian(src, of="L", wrt="X")(**arrays)["H"]
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_second_derivative_keeps_the_count_of_a_sum_it_no_longer_reads():
+    """(X K + B)**2 summed over c, a (Einstein: c, a occur in both factors) has B**2 once
+    per (c, a): its Hessian in B is 2 * count(c, a) * sum_i C, not 2 * sum_i C."""
+    src = ("Z[o, i] = (X[c, i + a] * K[o, c, a] + B[o]) * (X[c, i + a] * K[o, c, a] + B[o])\n"
+           "L = sum(Z[o, i] * C[o, i])")
+    h = tc.hessian(src, of="L", wrt="B")
+    assert "H[o, o2] = sum(2 * delta(o, o2) * C[o2, i] * count(c, a))   where c in 0:X0, " \
+        "a in 0:K2" in h.spec.splitlines()
+    arrays = dict(X=normal(2, 5), K=normal(3, 2, 2), B=normal(3), C=normal(3, 4))
+    expected = np.diag(2 * 2 * 2 * arrays["C"].sum(axis=1))
+    np.testing.assert_allclose(h(**arrays)["H"], expected, rtol=1e-12)
+    np.testing.assert_allclose(tc.compile(h.spec)(**arrays)["H"], expected, rtol=1e-12)
 
 
 def test_hessian_needs_a_scalar():

@@ -36,7 +36,7 @@ def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str):
     program = _program(source)
     names = _adjoint_names(program, "d", of, wrt)
     derived = reverse(program, Request(of, wrt, names))
-    return _build(derived, backend, program.inputs)
+    return _build(_with_size_names(derived), backend, program.inputs)
 
 
 def jacobian(source: str, of: str, wrt: str, backend: str = "numpy", factored: bool = False):
@@ -60,6 +60,7 @@ def _jacobian(source: str, of: str, wrt: str, backend: str, factored: bool):
 
 
 def _finish(program: ir.Program, backend: str, accepts, factored: bool):
+    program = _with_size_names(program)
     if not factored:
         built = _build(program, backend, accepts)
         built.shown = _reindexed(program)

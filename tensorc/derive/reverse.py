@@ -52,7 +52,7 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
             continue        # not on a path to ``of``, or its adjoint is zero
         sweeps = lambda tensor, index, k=k: _covers(forward, k, tensor, index)  # noqa: E731
         for target, lhs, body, where, whole in _contributions(stmt, active, request, of_names,
-                                                               sweeps):
+                                                               sweeps, forward.stmts[k].ranges):
             _emit(out, program, k, request, target, (lhs, body, where), whole, ranks)
     for name in request.wrt:
         if request.names[name] not in out.written:     # no path: the gradient is zero
@@ -114,7 +114,7 @@ def _of_names(program: ir.Program, of: str, rank: int) -> tuple[str, ...]:
 
 # --- contributions of one statement ----------------------------------------------
 def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str, ...],
-                   sweeps):
+                   sweeps, ranges):
     """(adjoint tensor, left side, right side, where, whole) for each read of an active
     tensor; ``whole``: the read sweeps all of the tensor with plain indices."""
     names = _statement_names(stmt)
@@ -128,10 +128,11 @@ def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str,
     for leaf, factor in adjoint(stmt.expr, seed, Context(active, output)):
         index, factor = leaf.index, factor
         covers = sweeps(leaf.tensor, index)
+        front = tuple(ir.Index(ir.Affine.of(p)) for p in prefix)
         if request.jacobian and seeding:
-            index, factor = _seed_deltas(stmt, leaf, factor, prefix, names)
-        key = (leaf.tensor, tuple(ir.Index(ir.Affine.of(p)) for p in prefix) + index)
-        found.setdefault(key, []).append(_cancel_counts(alg.tidy(factor), key[1]))
+            front, index, factor = _seed_deltas(stmt, leaf, factor, prefix, names)
+        key = (leaf.tensor, front + index)
+        found.setdefault(key, []).append(alg.tidy(factor))
         whole[key] = covers
     for (tensor, lhs), factors in found.items():
         body = alg.ZERO
@@ -141,7 +142,7 @@ def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str,
                 total = alg.add(total, factor)
             body = alg.add(body, _summed(alg.tidy(total), free, lhs, names))
         if body != alg.ZERO:
-            yield tensor, lhs, body, _where(stmt, body, lhs), whole[tensor, lhs]
+            yield tensor, lhs, body, _where(stmt, body, lhs, ranges), whole[tensor, lhs]
 
 
 def _statement_names(stmt: ir.Stmt) -> set[str]:
@@ -172,20 +173,25 @@ def _seed(stmt: ir.Stmt, request: Request, prefix, seeding: bool) -> ir.Expr:
 def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names: set[str]):
     """Seed ``d of[o] / d of[lhs] = delta(o, lhs)``: where ``o`` is the left side's own
     index the delta is the identity, unless the read uses that index alone too (then the
-    read's copy is renamed and the delta kept: ``delta(n, n2)``)."""
+    read's copy is renamed and the delta kept: ``delta(n, n2)``). A left-side position
+    under a boundary wrapper (``of[c, reflect(2*i + a)] += ...``) is no delta: it goes to
+    the Jacobian's left side as written (the wrapped scatter). Returns the Jacobian's
+    left-side positions for ``of``, the read's index and the factor."""
     index = leaf.index
     plain_in_leaf = {ix.expr.plain() for ix in index} - {None}
     renames: dict[str, ir.Affine] = {}
     deltas = []
-    for o, lhs in zip(prefix, stmt.index):
-        if lhs.plain() == o and o not in plain_in_leaf:
+    front = []
+    for o, lhs in zip(prefix, stmt.lhs().index):
+        front.append(lhs if lhs.mode != "zero" else ir.Index(ir.Affine.of(o)))
+        if lhs.mode != "zero" or lhs.expr.plain() == o and o not in plain_in_leaf:
             continue
-        if lhs.plain() == o:
+        if lhs.expr.plain() == o:
             renames[o] = ir.Affine.of(
                 ir.fresh_name(o, names | {r.plain() for r in renames.values()}))
             deltas.append(ir.Delta(ir.Affine.of(o), renames[o]))
         else:
-            deltas.append(ir.Delta(ir.Affine.of(o), lhs))
+            deltas.append(ir.Delta(ir.Affine.of(o), lhs.expr))
     index = tuple(ir.Index(alg.affine(ix.expr, renames), ix.mode) for ix in index)
     factor = alg.substitute(factor, renames)
     on_left = {n for ix in index for n in ix.expr.names()}
@@ -194,7 +200,8 @@ def _seed_deltas(stmt: ir.Stmt, leaf: ir.Access, factor: ir.Expr, prefix, names:
     factor = alg.substitute(factor, solved)
     for delta in reversed(deltas):
         factor = alg.mul(delta, factor)
-    return index, factor
+    front = tuple(ir.Index(alg.affine(ix.expr, solved), ix.mode) for ix in front)
+    return front, index, factor
 
 
 def _solve_seed_deltas(deltas, on_left: set, prefix: set):
@@ -212,21 +219,6 @@ def _solve_seed_deltas(deltas, on_left: set, prefix: set):
         else:
             solved[v] = delta.a
     return [ir.Delta(d.a, alg.affine(d.b, solved)) for d in kept], solved
-
-
-def _cancel_counts(factor: ir.Expr, lhs) -> ir.Expr:
-    """``mean`` over indices a contribution does not depend on: summing the constant
-    over them multiplies by their extent, which cancels in ``count``; drop them."""
-    present = set(ir.free_names(factor)) | {n for ix in lhs for n in ix.expr.names()}
-
-    def visit(e):
-        if isinstance(e, ir.Count):
-            kept = tuple(n for n in e.over if n in present)
-            return ir.Count(kept) if kept else alg.ONE
-        if isinstance(e, ir.Call):
-            return ir.Call(e.fn, tuple(visit(a) for a in e.args))
-        return e
-    return alg.fold(visit(factor))
 
 
 def _by_summed(factors, lhs) -> dict[tuple, list[ir.Expr]]:
@@ -249,9 +241,39 @@ def _summed(factor: ir.Expr, free, lhs: tuple[ir.Index, ...], names: set[str]) -
     return ir.Reduce("sum", free, factor) if free else factor
 
 
-def _where(stmt: ir.Stmt, body: ir.Expr, lhs) -> tuple[ir.Range, ...]:
+def _where(stmt: ir.Stmt, body: ir.Expr, lhs, ranges) -> tuple[ir.Range, ...]:
+    """The statement's ranges the derived one uses, and an explicit range for each index
+    only a ``count`` names (its range was inferred from reads the derivative lost)."""
     used = set(ir.index_names(body)) | {n for ix in lhs for n in ix.expr.names()}
-    return tuple(r for r in stmt.where if r.index in used)
+    where = [r for r in stmt.where if r.index in used]
+    placed = {r.index for r in where} | {n for ix in lhs for n in ix.expr.names()} | {
+        n for node in ir.walk(body) if isinstance(node, (ir.Access, ir.Delta))
+        for n in (node.names() if isinstance(node, ir.Access) else
+                  node.a.names() + node.b.names())}
+    for name in dict.fromkeys(n for node in ir.walk(body) if isinstance(node, ir.Count)
+                              for n in node.over if n not in placed):
+        lo, hi = (_affine_size(bound) for bound in ranges[name])
+        if lo is None or hi is None:
+            raise SpecError(f"line {stmt.line}: cannot derive: the derivative sums over "
+                            f"'{name}', whose range {ranges[name][0]}:{ranges[name][1]} is "
+                            f"not affine in the sizes; give it with `where {name} in ...`")
+        where.append(ir.Range(name, lo, hi))
+    return tuple(where)
+
+
+def _affine_size(value) -> ir.Affine | None:
+    """A range bound (sympy, affine in size symbols) as an Affine, or None."""
+    const, symbols = 0, []
+    for term, coef in sp.expand(sp.sympify(value)).as_coefficients_dict().items():
+        if not coef.is_integer:
+            return None
+        if term == 1:
+            const = int(coef)
+        elif isinstance(term, sp.Symbol):
+            symbols.append((term.name, int(coef)))
+        else:
+            return None
+    return ir.Affine((), tuple(symbols), const)
 
 
 # --- writing the derived statements ----------------------------------------------

@@ -43,15 +43,28 @@ def _call(e: ir.Call, seed, ctx) -> Iterator[Contribution]:
 
 def _reduce(e: ir.Reduce, seed, ctx) -> Iterator[Contribution]:
     inner = Context(ctx.active)
-    if e.op == "sum":
-        return adjoint(e.body, seed, inner)
-    if e.op == "mean":
-        return adjoint(e.body, alg.div(seed, ir.Count(e.over)), inner)
+    if e.op in ("sum", "mean"):
+        return _counted(e, adjoint(e.body, seed, inner))
     # max and min: the whole cotangent goes to one winner per window, the first in index
     # order (as PyTorch's max-pooling does). Of relu(x) the winner is picked on x: relu ties
     # only values where relu' = 0, so the gradient is the same, one pass cheaper
     picked = e.body.args[0] if isinstance(e.body, ir.Call) and e.body.fn == "relu" else e.body
     return adjoint(e.body, alg.mul(seed, ir.ArgMax(e.op, e.over, picked)), inner)
+
+
+def _counted(e: ir.Reduce, contributions) -> Iterator[Contribution]:
+    """Of a sum, a contribution that neither its read nor its factor indexes by a summed
+    index is added once per value of it: times ``count(c)`` (a second derivative of
+    ``sum_c (X[c] * K[o, c] + B[o])**2`` in ``B`` is ``2 * count(c)``). Of a mean, those
+    counts cancel against the mean's: divided by the count of the indices it uses."""
+    for leaf, factor in contributions:
+        used = set(leaf.names()) | set(ir.free_names(factor))
+        unused = tuple(n for n in e.over if n not in used)
+        if e.op == "mean":
+            kept = tuple(n for n in e.over if n in used)
+            yield leaf, alg.div(factor, ir.Count(kept)) if kept else factor
+        else:
+            yield leaf, alg.mul(factor, ir.Count(unused)) if unused else factor
 
 
 def _constant(e, seed, ctx) -> Iterator[Contribution]:
