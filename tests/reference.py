@@ -44,6 +44,19 @@ def numeric_vjp(run, arrays: dict, wrt: str, cotangent, eps: float = 1e-6):
     return grad
 
 
+def numeric_jacobian(run, arrays: dict, wrt: str, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences of ``run(arrays)`` in ``arrays[wrt]``: shape
+    ``(output size, wrt size)``, one column per element of ``wrt``."""
+    columns = []
+    for idx in np.ndindex(np.shape(arrays[wrt])):
+        moved = {k: np.array(v, dtype=np.float64) for k, v in arrays.items()}
+        moved[wrt][idx] += eps
+        up = np.asarray(run(moved), np.float64)
+        moved[wrt][idx] -= 2 * eps
+        columns.append(((up - run(moved)) / (2 * eps)).ravel())
+    return np.stack(columns, 1)
+
+
 def gpu_missing() -> str | None:
     """Why the GPU tests cannot run here (no CuPy, or no device), or None when they can."""
     from tensorc.runtime import gpu

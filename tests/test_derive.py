@@ -413,6 +413,26 @@ def test_second_derivative_keeps_the_count_of_a_sum_it_no_longer_reads():
     np.testing.assert_allclose(tc.compile(h.spec)(**arrays)["H"], expected, rtol=1e-12)
 
 
+def test_eliminated_delta_hands_its_range_to_the_index_that_replaces_it():
+    """J = JZ[o2, i2, o, i] * ... summed over i (where i in 0:5) with JZ a delta(i, i2):
+    i2 replaces i, and must keep the explicit range (zero padding at the borders) rather
+    than be narrowed to the reads' valid range."""
+    src = ("Z[o, i] = (X[c, i + a - 1] * K[o, c, a] + B[o]) * "
+           "(X[c, i + a - 1] * K[o, c, a] + B[o])   where i in 0:5\nP[o, i] = Z[o, i] * Z[o, i]")
+    j = tc.jacobian(src, of="P", wrt="K")
+    assert j.spec.splitlines()[-1].endswith("where i2 in 0:5")
+    arrays = dict(X=normal(2, 6), K=normal(3, 2, 3), B=normal(3))
+    t = tensors(arrays)
+    padded = torch.nn.functional.pad(t["X"], (1, 1))
+    windows = torch.stack([padded[:, a:a + 5] for a in range(3)], -1)      # c, i, a
+
+    def p(k):
+        z = ((windows[None] * k[:, :, None, :] + t["B"][:, None, None, None]) ** 2).sum((1, 3))
+        return z * z
+    expected = torch.autograd.functional.jacobian(p, t["K"])
+    np.testing.assert_allclose(j(**arrays)["J"], expected.numpy(), rtol=1e-10, atol=1e-10)
+
+
 def test_hessian_needs_a_scalar():
     with pytest.raises(tc.SpecError, match="the Hessian needs a scalar of; Y has indices"):
         tc.hessian("Y[i] = X[i] * X[i]", of="Y", wrt="X")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import tensorc as tc
 from tests.programs import conv_programs, einsum_programs, mlp_programs
-from tests.reference import numeric_vjp
+from tests.reference import numeric_jacobian, numeric_vjp
 
 
 def assert_gradients_match_differences(src: str, arrays: dict, wrt: list[str]):
@@ -101,4 +101,23 @@ def test_random_conv_hessians_match_differences_of_the_gradient(case, seed, wrt)
     expected = hessian_by_differences(src, arrays, wrt)
     scale = max(1.0, np.abs(expected).max())
     np.testing.assert_allclose(hessian.reshape(expected.shape), expected, rtol=1e-4,
+                               atol=1e-5 * scale, err_msg=src)
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv_programs(), st.integers(0, 2**31 - 1), st.sampled_from(["K", "B", "X"]),
+       st.sampled_from(["Z", "P"]))
+def test_random_conv_jacobians_match_differences(case, seed, wrt, of):
+    """Jacobians of the random convolution (Z) and pooling (P) statements against central
+    differences of the forward program. (This found an eliminated delta that left its
+    index's explicit range behind.)"""
+    src, shapes = case
+    src = src.split("\nL = ")[0]
+    rng = np.random.default_rng(seed)
+    arrays = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    forward = tc.compile(src)
+    jacobian = tc.jacobian(src, of=of, wrt=wrt)(**arrays)["J"]
+    expected = numeric_jacobian(lambda a: forward(**a)[of], arrays, wrt)
+    scale = max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(jacobian.reshape(expected.shape), expected, rtol=1e-4,
                                atol=1e-5 * scale, err_msg=src)

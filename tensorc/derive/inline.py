@@ -115,7 +115,7 @@ def _eliminate_deltas(program: ir.Program) -> ir.Program:
     analysis = analyse(program)
     stmts = []
     for stmt, info in zip(program.stmts, analysis.stmts):
-        expr = stmt.expr
+        expr, where = stmt.expr, stmt.where
         while isinstance(expr, ir.Reduce) and expr.op == "sum":
             found = _removable(expr, info, analysis)
             if found is None:
@@ -124,8 +124,17 @@ def _eliminate_deltas(program: ir.Program) -> ir.Program:
             body = alg.substitute(_drop(expr.body, delta), {v: ir.Affine.of(u)})
             over = tuple(n for n in expr.over if n != v)
             expr = ir.Reduce("sum", over, body) if over else body
-        stmts.append(dataclasses.replace(stmt, expr=alg.tidy(expr)))
+            where = _range_moved(where, v, u)
+        stmts.append(dataclasses.replace(stmt, expr=alg.tidy(expr), where=where))
     return ir.Program(program.decls, tuple(stmts), program.outputs)
+
+
+def _range_moved(where: tuple[ir.Range, ...], v: str, u: str) -> tuple[ir.Range, ...]:
+    """``v``'s explicit range, now that ``u`` replaces it (the two range alike): ``u``'s,
+    unless ``u`` has one (its range may extend past the reads: zero padding)."""
+    if any(r.index == u for r in where):
+        return tuple(r for r in where if r.index != v)
+    return tuple(dataclasses.replace(r, index=u) if r.index == v else r for r in where)
 
 
 def _removable(expr: ir.Reduce, info, analysis):
