@@ -75,3 +75,25 @@ def mlp_programs(draw):
     lines.append(f"Y[{n}o] = V[o, h] * {previous}[{n}h]")
     lines.append(f"L = sum(Y[{n}o] * Y[{n}o])")
     return "\n".join(lines), shapes, f"((({torch_h}) @ V.T) ** 2).sum()"
+
+
+@st.composite
+def scatter_programs(draw):
+    """A transposed convolution written as a `+=` scatter (stride, taps, shift), into a
+    tensor it creates or a declared one (plain, or through a boundary wrapper), under a
+    random function: (spec of L, shapes)."""
+    stride, taps, size = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 5))
+    shift, mode = draw(st.integers(0, 2)), draw(st.sampled_from(MODES + ["declared"]))
+    fn = draw(st.sampled_from(FUNCTIONS))
+    out = (size - 1) * stride + taps
+    index = f"{stride}*i + a - {shift}"
+    lines = []
+    if mode:
+        lines.append(f"output S[3, {out}]")
+        index = index if mode == "declared" else f"{mode}({index})"
+    else:
+        index = f"{stride}*i + a"     # created by +=: just large enough, from 0
+    lines += [f"S[o, {index}] += X[c, i] * K[o, c, a]",
+              f"Y[o, j] = {fn.format(*['S[o, j]'] * fn.count('{}'))}",
+              "L = sum(Y[o, j] * C[o, j])"]
+    return "\n".join(lines), dict(X=(2, size), K=(3, 2, taps), C=(3, out))

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
-from tests.programs import conv_programs, einsum_programs, mlp_programs
+from tests.programs import conv_programs, einsum_programs, mlp_programs, scatter_programs
 from tests.reference import numeric_jacobian, numeric_vjp
 
 
@@ -120,4 +120,29 @@ def test_random_conv_jacobians_match_differences(case, seed, wrt, of):
     expected = numeric_jacobian(lambda a: forward(**a)[of], arrays, wrt)
     scale = max(1.0, np.abs(expected).max())
     np.testing.assert_allclose(jacobian.reshape(expected.shape), expected, rtol=1e-4,
+                               atol=1e-5 * scale, err_msg=src)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scatter_programs(), st.integers(0, 2**31 - 1), st.sampled_from(["K", "X"]),
+       st.sampled_from(["gradient", "jacobian", "hessian"]))
+def test_random_scatter_derivatives_match_differences(case, seed, wrt, kind):
+    """Gradients, Jacobians and Hessians of `+=` scatters into created, declared and
+    wrapped tensors against central differences. (This found derived statements that
+    narrowed the scatter's indices their own way: their ranges are now written out.)"""
+    src, shapes = case
+    rng = np.random.default_rng(seed)
+    arrays = {k: rng.standard_normal(s) * 0.7 for k, s in shapes.items()}
+    forward = tc.compile(src)
+    if kind == "gradient":
+        got = tc.grad(src, of="L", wrt=[wrt])(**arrays)[f"d{wrt}"].ravel()
+        expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, wrt, 1.0).ravel()
+    elif kind == "jacobian":
+        got = tc.jacobian(src, of="Y", wrt=wrt)(**arrays)["J"]
+        expected = numeric_jacobian(lambda a: forward(**a)["Y"], arrays, wrt)
+    else:
+        got = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
+        expected = hessian_by_differences(src, arrays, wrt)
+    scale = max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-4,
                                atol=1e-5 * scale, err_msg=src)

@@ -430,3 +430,39 @@ def test_a_transposed_conv_in_tiny_blocks_equals_torch(monkeypatch):
     out = tc.compile("dX[n, c, i + a, j + b] += dY[n, o, i, j] * W[o, c, a, b]")(dY=dy, W=wt)
     close(out["dX"], F.conv_transpose2d(t(dy), t(wt)))
     contract._compile.cache_clear()
+
+
+def _scatter_reference(X, K, index, width):
+    """S[o, index(i, a)] += X[c, i] * K[o, c, a] one write at a time, dropping writes
+    whose index is None (outside a declared shape)."""
+    out = np.zeros((K.shape[0], width))
+    for o, c, i, a in itertools.product(*(range(n) for n in (K.shape[0], K.shape[1],
+                                                               X.shape[1], K.shape[2]))):
+        j = index(i, a)
+        if j is not None:
+            out[o, j] += X[c, i] * K[o, c, a]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["zero", "wrap", "reflect", "clamp"])
+def test_scatter_into_a_declared_output_drops_each_write_outside(mode):
+    """`output S[3, 4]` sizes a tensor its `+=` creates (as `like` does); a write outside
+    is dropped by itself (before: the left side narrowed i, dropping every a of i = 0),
+    and a boundary wrapper maps it back (before: a SpecError asking for the declaration
+    the program had)."""
+    where = f"{mode}(2*i + a - 1)" if mode != "zero" else "2*i + a - 1"
+    prog = tc.compile(f"output S[3, 4]\nS[o, {where}] += X[c, i] * K[o, c, a]")
+    X, K = np.random.default_rng(1).standard_normal((2, 3)), \
+        np.random.default_rng(2).standard_normal((3, 2, 2))
+    expected = _scatter_reference(
+        X, K, lambda i, a: boundary_index(2 * i + a - 1, 4, mode), 4)
+    close(prog(X=X, K=K)["S"], expected)
+
+
+def test_declared_scatter_size_symbol_and_mismatched_assign():
+    prog = tc.compile("input X[C, N]\noutput S[3, N]\nS[o, i + a - 1] += X[c, i] * K[o, c, a]")
+    X, K = np.ones((2, 5)), np.ones((3, 2, 3))
+    expected = _scatter_reference(X, K, lambda i, a: boundary_index(i + a - 1, 5, "zero"), 5)
+    close(prog(X=X, K=K)["S"], expected)
+    with pytest.raises(tc.ShapeError, match="P dimension 0 has size 5, but it is declared 4"):
+        tc.compile("output P[4]\nP[i] = X[i]")(X=np.ones(5))     # an `=` is checked

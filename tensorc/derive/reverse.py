@@ -52,7 +52,7 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
             continue        # not on a path to ``of``, or its adjoint is zero
         sweeps = lambda tensor, index, k=k: _covers(forward, k, tensor, index)  # noqa: E731
         for target, lhs, body, where, whole in _contributions(stmt, active, request, of_names,
-                                                               sweeps, forward.stmts[k].ranges):
+                                                               sweeps, forward.stmts[k]):
             _emit(out, program, k, request, target, (lhs, body, where), whole, ranks)
     for name in request.wrt:
         if request.names[name] not in out.written:     # no path: the gradient is zero
@@ -114,7 +114,7 @@ def _of_names(program: ir.Program, of: str, rank: int) -> tuple[str, ...]:
 
 # --- contributions of one statement ----------------------------------------------
 def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str, ...],
-                   sweeps, ranges):
+                   sweeps, info):
     """(adjoint tensor, left side, right side, where, whole) for each read of an active
     tensor; ``whole``: the read sweeps all of the tensor with plain indices."""
     names = _statement_names(stmt)
@@ -142,7 +142,7 @@ def _contributions(stmt: ir.Stmt, active, request: Request, of_names: tuple[str,
                 total = alg.add(total, factor)
             body = alg.add(body, _summed(alg.tidy(total), free, lhs, names))
         if body != alg.ZERO:
-            yield tensor, lhs, body, _where(stmt, body, lhs, ranges), whole[tensor, lhs]
+            yield tensor, lhs, body, _where(stmt, body, lhs, info), whole[tensor, lhs]
 
 
 def _statement_names(stmt: ir.Stmt) -> set[str]:
@@ -241,22 +241,29 @@ def _summed(factor: ir.Expr, free, lhs: tuple[ir.Index, ...], names: set[str]) -
     return ir.Reduce("sum", free, factor) if free else factor
 
 
-def _where(stmt: ir.Stmt, body: ir.Expr, lhs, ranges) -> tuple[ir.Range, ...]:
+def _where(stmt: ir.Stmt, body: ir.Expr, lhs, info) -> tuple[ir.Range, ...]:
     """The statement's ranges the derived one uses, and an explicit range for each index
-    only a ``count`` names (its range was inferred from reads the derivative lost)."""
+    only a ``count`` names (its range was inferred from reads the derivative lost) and for
+    each index of a scatter's compound left side (the derived reads of that pattern must
+    not narrow it: the scatter dropped its writes outside one by one)."""
     used = set(ir.index_names(body)) | {n for ix in lhs for n in ix.expr.names()}
     where = [r for r in stmt.where if r.index in used]
     placed = {r.index for r in where} | {n for ix in lhs for n in ix.expr.names()} | {
         n for node in ir.walk(body) if isinstance(node, (ir.Access, ir.Delta))
         for n in (node.names() if isinstance(node, ir.Access) else
                   node.a.names() + node.b.names())}
-    for name in dict.fromkeys(n for node in ir.walk(body) if isinstance(node, ir.Count)
-                              for n in node.over if n not in placed):
+    counted = [n for node in ir.walk(body) if isinstance(node, ir.Count) for n in node.over
+               if n not in placed]
+    scattered = [n for a in stmt.index if info.lhs_pads and not a.plain() for n in a.names()
+                 if n in used and all(r.index != n for r in where)]
+    ranges = info.ranges
+    for name in dict.fromkeys(counted + scattered):
         lo, hi = (_affine_size(bound) for bound in ranges[name])
         if lo is None or hi is None:
-            raise SpecError(f"line {stmt.line}: cannot derive: the derivative sums over "
-                            f"'{name}', whose range {ranges[name][0]}:{ranges[name][1]} is "
-                            f"not affine in the sizes; give it with `where {name} in ...`")
+            raise SpecError(f"line {stmt.line}: cannot derive: the derived statement needs "
+                            f"the range of '{name}' written out, and {ranges[name][0]}:"
+                            f"{ranges[name][1]} is not affine in the sizes; give it with "
+                            f"`where {name} in ...`")
         where.append(ir.Range(name, lo, hi))
     return tuple(where)
 

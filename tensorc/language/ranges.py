@@ -64,6 +64,7 @@ class Analysis:
     same: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # sizes checked equal
     defs: dict[sp.Symbol, sp.Expr] = field(default_factory=dict)  # assigned dims: formulas
     likes: dict[str, tuple] = field(default_factory=dict)   # ``T like M, ...``: T -> models
+    declared: dict[str, tuple] = field(default_factory=dict)   # ``output T[3, N]``: sizes
     written: set[str] = field(default_factory=set)
 
 
@@ -112,6 +113,8 @@ def _scatter_extents(program: ir.Program, analysis: Analysis) -> dict:
 def _input_shapes(program: ir.Program, analysis: Analysis) -> None:
     decls = {d.tensor: d for d in program.decls}
     analysis.likes.update({d.tensor: d.like for d in program.decls if d.like})
+    analysis.declared.update({d.tensor: tuple(to_sympy(dim) for dim in d.dims)
+                              for d in program.decls if d.kind == "output" and d.dims})
     ranks = program.ranks()
     for tensor in program.inputs:
         decl = decls.get(tensor)
@@ -167,7 +170,8 @@ def bounds(a: ir.Affine, ranges: dict[str, Interval]) -> Interval:
 def _statement(stmt: ir.Stmt, analysis: Analysis, source: str, size=None) -> StmtRanges:
     ranges: dict[str, Interval] = {r.index: (to_sympy(r.lo), to_sympy(r.hi)) for r in stmt.where}
     fixed = set(ranges)
-    declared = _resolve_like(stmt.target, analysis, stmt.line)
+    declared = _resolve_like(stmt.target, analysis, stmt.line) or \
+        stmt.accumulate and _resolve_declared(stmt.target, analysis)
     reads = _reads(stmt, analysis)
     _plain_uses(stmt, reads, ranges, analysis, source)
     wrapped = any(m != "zero" for m in stmt.modes)
@@ -179,22 +183,23 @@ def _statement(stmt: ir.Stmt, analysis: Analysis, source: str, size=None) -> Stm
     if scatter or declared:  # a known shape sizes left-side indices nothing else does
         lhs = (stmt.lhs(), analysis.shapes[stmt.target])
         _plain_uses(stmt, [lhs], ranges, analysis, source, fill_only=True)
-    if scatter:     # and bounds the ranges like a read; writes outside are dropped
-        reads.append(lhs)
+    if scatter:     # and sizes indices only it holds, like a read; writes outside are
+        reads.append(lhs)       # dropped one by one (it narrows no range)
     reads = _canonical(reads, analysis)
     ranges.update({n: (lo, hi.xreplace(analysis.same)) for n, (lo, hi) in ranges.items()})
     guarded: set = set()
     _solve(reads, ranges, guarded)
     _require_ranges(stmt, ranges, source)
     for _ in range(2):
-        _narrow(stmt, reads, ranges, fixed, guarded)
+        _narrow(stmt, reads[:-1] if scatter else reads, ranges, fixed, guarded)
     pads = {acc: tuple(_pad(ix, size, ranges, fixed, (acc, d) in guarded)
                        for d, (ix, size) in enumerate(zip(acc.index, shape)))
             for acc, shape in reads if acc.tensor != stmt.target or not stmt.accumulate}
     lhs_pads = ()
     if scatter:
         acc, shape = reads[-1]
-        lhs_pads = tuple(_pad(ix, size, ranges, fixed, (acc, d) in guarded)
+        lhs_pads = tuple(_pad(ix, size, ranges, fixed if ix.expr.plain() else
+                              set(ix.expr.names()), (acc, d) in guarded)
                          for d, (ix, size) in enumerate(zip(acc.index, shape)))
     first = stmt.target not in analysis.written
     analysis.written.add(stmt.target)
@@ -220,6 +225,16 @@ def _resolve_like(tensor: str, analysis: Analysis, line: int) -> bool:
             raise SpecError(f"line {line}: '{tensor}' is declared like '{missing}', which has "
                             "no shape yet here; assign or read it earlier")
         analysis.shapes[tensor] = like_shape(models, analysis)
+    return True
+
+
+def _resolve_declared(tensor: str, analysis: Analysis) -> bool:
+    """A tensor declared ``output T[...]`` that a ``+=`` writes has the declared shape (as
+    a ``like`` one: writes outside are dropped), unless an ``=`` created it first."""
+    sizes = analysis.declared.get(tensor)
+    if sizes is None or tensor in analysis.written and analysis.shapes.get(tensor) != sizes:
+        return False
+    analysis.shapes[tensor] = sizes
     return True
 
 
