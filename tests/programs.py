@@ -97,3 +97,30 @@ def scatter_programs(draw):
               f"Y[o, j] = {fn.format(*['S[o, j]'] * fn.count('{}'))}",
               "L = sum(Y[o, j] * C[o, j])"]
     return "\n".join(lines), dict(X=(2, size), K=(3, 2, taps), C=(3, out))
+
+
+@st.composite
+def conv2d_programs(draw):
+    """2-D convolutions (stride, dilation, padding and boundary mode per axis) under a
+    random function, then 2 x 2 pooling (max, min, mean, sum) or a square, into L."""
+    axes = [tuple(draw(st.integers(*r)) for r in ((1, 2), (1, 2), (1, 3), (0, 1)))
+            for _ in range(2)]                          # stride, dilation, taps, padding
+    modes = [draw(st.sampled_from(MODES)) for _ in range(2)]
+    sizes = [draw(st.integers(taps * dil + 1, 7)) for _, dil, taps, _ in axes]
+    outs = [(n + 2 * pad - (taps - 1) * dil - 1) // s + 1
+            for n, (s, dil, taps, pad) in zip(sizes, axes)]
+    index = [f"{s}*{i} + {dil}*{a} - {pad}" for (s, dil, _, pad), i, a in zip(axes, "ij", "ab")]
+    index = [f"{m}({e})" if m else e for m, e in zip(modes, index)]
+    body = f"(X[n, c, {index[0]}, {index[1]}] * W[o, c, a, b] + B[o])"
+    fn = draw(st.sampled_from(FUNCTIONS))
+    lines = [f"Z[n, o, i, j] = {fn.format(*[body] * fn.count('{}'))}   "
+             f"where i in 0:{outs[0]}, j in 0:{outs[1]}"]
+    reduction = draw(st.sampled_from(["max", "min", "mean", "sum", "none"]))
+    if reduction != "none" and min(outs) >= 2:
+        lines.append(f"P[n, o, i, j] = {reduction}(Z[n, o, 2*i + p, 2*j + q])   "
+                     "where p < 2, q < 2")
+    else:
+        lines.append("P[n, o, i, j] = Z[n, o, i, j] * Z[n, o, i, j]")
+    lines.append("L = sum(P[n, o, i, j] * P[n, o, i, j])")
+    shapes = dict(X=(2, 2, *sizes), W=(2, 2, axes[0][2], axes[1][2]), B=(2,))
+    return "\n".join(lines), shapes

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
-from tests.programs import conv_programs, einsum_programs, mlp_programs, scatter_programs
+from tests.programs import (conv2d_programs, conv_programs, einsum_programs, mlp_programs,
+                            scatter_programs)
 from tests.reference import numeric_jacobian, numeric_vjp
 
 
@@ -146,3 +147,23 @@ def test_random_scatter_derivatives_match_differences(case, seed, wrt, kind):
     scale = max(1.0, np.abs(expected).max())
     np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-4,
                                atol=1e-5 * scale, err_msg=src)
+
+
+@settings(max_examples=25, deadline=None)
+@given(conv2d_programs(), st.integers(0, 2**31 - 1), st.sampled_from(["W", "B", "X"]))
+def test_random_conv2d_gradients_and_hessians_match_differences(case, seed, wrt):
+    """2-D convolutions and 2 x 2 pooling: the gradient in W, B or X against central
+    differences of L, the Hessian in W or B against central differences of the gradient."""
+    src, shapes = case
+    rng = np.random.default_rng(seed)
+    arrays = {k: rng.standard_normal(s) * 0.5 for k, s in shapes.items()}
+    forward = tc.compile(src)
+    got = tc.grad(src, of="L", wrt=[wrt])(**arrays)[f"d{wrt}"]
+    expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, wrt, 1.0)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * max(
+        1.0, np.abs(expected).max()), err_msg=src)
+    if wrt != "X":
+        hessian = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
+        expected = hessian_by_differences(src, arrays, wrt)
+        np.testing.assert_allclose(hessian.reshape(expected.shape), expected, rtol=1e-4,
+                                   atol=1e-5 * max(1.0, np.abs(expected).max()), err_msg=src)

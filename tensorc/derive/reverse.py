@@ -52,7 +52,7 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
             continue        # not on a path to ``of``, or its adjoint is zero
         sweeps = lambda tensor, index, k=k: _covers(forward, k, tensor, index)  # noqa: E731
         for target, lhs, body, where, whole in _contributions(stmt, active, request, of_names,
-                                                               sweeps, forward.stmts[k]):
+                                                               sweeps, _ranges(forward, k)):
             _emit(out, program, k, request, target, (lhs, body, where), whole, ranks)
     for name in request.wrt:
         if request.names[name] not in out.written:     # no path: the gradient is zero
@@ -254,18 +254,46 @@ def _where(stmt: ir.Stmt, body: ir.Expr, lhs, info) -> tuple[ir.Range, ...]:
                   node.a.names() + node.b.names())}
     counted = [n for node in ir.walk(body) if isinstance(node, ir.Count) for n in node.over
                if n not in placed]
-    scattered = [n for a in stmt.index if info.lhs_pads and not a.plain() for n in a.names()
-                 if n in used and all(r.index != n for r in where)]
-    ranges = info.ranges
-    for name in dict.fromkeys(counted + scattered):
-        lo, hi = (_affine_size(bound) for bound in ranges[name])
-        if lo is None or hi is None:
+    for name in dict.fromkeys(counted):
+        if info.written(name) is None:
             raise SpecError(f"line {stmt.line}: cannot derive: the derived statement needs "
-                            f"the range of '{name}' written out, and {ranges[name][0]}:"
-                            f"{ranges[name][1]} is not affine in the sizes; give it with "
-                            f"`where {name} in ...`")
-        where.append(ir.Range(name, lo, hi))
+                            f"the range of '{name}' written out, and it is not affine in the "
+                            f"inputs' sizes; give it with `where {name} in ...`")
+        where.append(info.written(name))
+    for name in dict.fromkeys(n for a in stmt.index if info.scatter and not a.plain()
+                              for n in a.names() if n in used and n not in counted):
+        if all(r.index != name for r in where) and info.written(name) is not None:
+            where.append(info.written(name))
     return tuple(where)
+
+
+@dataclass(frozen=True)
+class _ForwardRanges:
+    """A forward statement's index ranges, as the derived statements may write them."""
+
+    ranges: dict
+    defs: dict
+    scatter: bool       # a += into a declared shape (writes outside dropped one by one)
+
+    def written(self, name: str) -> ir.Range | None:
+        """``where name in lo:hi`` with the bounds affine in the inputs' sizes (assigned
+        tensors' sizes replaced by their formulas), or None."""
+        lo, hi = (_affine_size(self._in_inputs(b)) for b in self.ranges[name])
+        return None if lo is None or hi is None else ir.Range(name, lo, hi)
+
+    def _in_inputs(self, size) -> sp.Expr:
+        size = sp.sympify(size)
+        for _ in range(len(self.defs) + 1):
+            again = size.xreplace(self.defs)
+            if again == size:
+                break
+            size = again
+        return size
+
+
+def _ranges(forward: Analysis, k: int) -> _ForwardRanges:
+    info = forward.stmts[k]
+    return _ForwardRanges(info.ranges, forward.defs, bool(info.lhs_pads))
 
 
 def _affine_size(value) -> ir.Affine | None:
