@@ -405,7 +405,7 @@ def test_second_derivative_keeps_the_count_of_a_sum_it_no_longer_reads():
     src = ("Z[o, i] = (X[c, i + a] * K[o, c, a] + B[o]) * (X[c, i + a] * K[o, c, a] + B[o])\n"
            "L = sum(Z[o, i] * C[o, i])")
     h = tc.hessian(src, of="L", wrt="B")
-    assert "H[o, o2] = sum(2 * delta(o, o2) * C[o2, i] * count(c, a))   where c in 0:X0, " \
+    assert "H[o, o2] = 2 * delta(o, o2) * sum(C[o2, i]) * count(c, a)   where c in 0:X0, " \
         "a in 0:K2" in h.spec.splitlines()
     arrays = dict(X=normal(2, 5), K=normal(3, 2, 2), B=normal(3), C=normal(3, 4))
     expected = np.diag(2 * 2 * 2 * arrays["C"].sum(axis=1))
@@ -431,6 +431,29 @@ def test_eliminated_delta_hands_its_range_to_the_index_that_replaces_it():
         return z * z
     expected = torch.autograd.functional.jacobian(p, t["K"])
     np.testing.assert_allclose(j(**arrays)["J"], expected.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_derived_specs_read_back_sibling_sums_counted_terms_and_unread_models():
+    """Three ways a derived program printed text that read back as another program."""
+    arrays = dict(X=normal(2, 6), K=normal(3, 2, 3), B=normal(3))
+    # sibling sums over the same names: each gets its own (c2, a2 ...)
+    j = tc.jacobian("Z[o, i] = silu(X[c, wrap(i + a - 1)] * K[o, c, a] + B[o])   where i in 0:6",
+                    of="Z", wrt="B")
+    assert "sigmoid(X[c2, wrap(i + a2 - 1)] * K[o2, c2, a2] + B[o2])" in j.spec
+    # a summed term that does not use the index: counted, not summed
+    g = tc.grad("Z[o, i] = (X[c, i + a] * K[o, c, a] + B[o]) * (X[c, i + a] * K[o, c, a] + B[o])"
+                "\nL = sum(Z[o, i])", of="L", wrt=["B"])
+    assert g.spec.splitlines()[-1] == \
+        "dB[o] = 2 * dZ[o, i] * (B[o] * count(c, a) + X[c, i + a] * K[o, c, a])"
+    # a like model no statement reads: declared
+    h = tc.hessian("L = sum((U[m, k] * V[n, k] - Y[m, n])**2)", of="L", wrt="U")
+    assert h.spec.splitlines()[:2] == ["input U[U0, U1]", "output H like U, U"]
+    mf = dict(U=normal(3, 2), V=normal(4, 2), Y=normal(3, 4))
+    for prog, feed, name in ((j, arrays, "J"), (g, {**arrays, "X": normal(2, 8)}, "dB"),
+                             (h, mf, "H")):
+        again = tc.compile(prog.spec)
+        np.testing.assert_allclose(again(**{k: v for k, v in feed.items() if k in again.inputs})
+                                   [name], prog(**feed)[name], rtol=1e-12, atol=1e-12)
 
 
 def test_hessian_needs_a_scalar():

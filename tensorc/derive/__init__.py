@@ -14,6 +14,7 @@ from ..plan.graph import prune
 from .inline import factor_deltas, inline
 from .reverse import Request, reverse
 from .separate import separate
+from .simplify import scoped
 
 
 def grad(source: str, of: str, wrt, backend: str = "numpy"):
@@ -36,7 +37,7 @@ def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str):
     program = _program(source)
     names = _adjoint_names(program, "d", of, wrt)
     derived = reverse(program, Request(of, wrt, names))
-    return _build(_with_size_names(derived), backend, program.inputs)
+    return _build(_readable(derived), backend, program.inputs)
 
 
 def jacobian(source: str, of: str, wrt: str, backend: str = "numpy", factored: bool = False):
@@ -60,12 +61,13 @@ def _jacobian(source: str, of: str, wrt: str, backend: str, factored: bool):
 
 
 def _finish(program: ir.Program, backend: str, accepts, factored: bool):
-    program = _with_size_names(program)
     if not factored:
+        program = _readable(program)
         built = _build(program, backend, accepts)
         built.shown = _reindexed(program)
         return built
     program, expansion = factor_deltas(program, program.outputs[0])
+    program = _readable(program)
     built = _build(program, backend, accepts)
     built.expansion = expansion
     return built
@@ -81,35 +83,54 @@ def _reindexed(program: ir.Program) -> ir.Program:
     return program if gathered is None else _with_size_names(gathered)
 
 
+def _readable(program: ir.Program) -> ir.Program:
+    """The derived program as text says it: sums at their smallest scope (simplify.scoped)
+    and the declarations its ranges and ``like`` models need (_with_size_names)."""
+    stmts = tuple(dataclasses.replace(s, expr=scoped(s.expr)) for s in program.stmts)
+    return _with_size_names(ir.Program(program.decls, stmts, program.outputs))
+
+
 def _with_size_names(program: ir.Program) -> ir.Program:
-    """Ranges bounded by an input's size (``X.shape[2]``) need a size symbol to print:
-    declare the input with one per dimension (``input X[X0, X1, X2, X3]``)."""
+    """Declarations that let the program print as text that reads back: a range bounded by
+    an input's size (``X.shape[2]``) needs a size name (``input X[X0, X1, X2, X3]``, or the
+    one its declaration gives), and a ``like`` model no statement reads needs declaring."""
     bounds = {name for stmt in program.stmts for r in stmt.where
               for name, _ in r.lo.symbols + r.hi.symbols if "." in name}
-    tensors = sorted({name.split(".")[0] for name in bounds})
-    declared = {d.tensor for d in program.decls}
-    if any(t in declared for t in tensors):
-        return program
+    read = {a.tensor for s in program.stmts for a in ir.accesses(s.expr)}
+    rank = program.ranks()
+    decls = {d.tensor: d for d in program.decls}
+    unread = [m for d in program.decls for m in d.like if m not in read and m not in decls
+              and all(s.target != m for s in program.stmts)]
+    tensors = dict.fromkeys([*sorted({n.split(".")[0] for n in bounds}), *unread])
     taken = {n for s in program.stmts for n in ir.index_names(s.expr)} | \
         {n for s in program.stmts for a in s.index for n in a.names()} | \
         {s.target for s in program.stmts} | set(program.inputs)
-    rank = program.ranks()
-    names, decls = {}, []
+    names: dict[str, ir.Affine] = {}
+    new = []
     for t in tensors:
+        if t in decls:
+            names.update({f"{t}.shape[{d}]": dim for d, dim in enumerate(decls[t].dims)})
+            continue
         dims = []
         for d in range(rank[t]):
             name = f"{t}{d}" if f"{t}{d}" not in taken else ir.fresh_name(f"{t}{d}_", taken)
             taken.add(name)
-            names[f"{t}.shape[{d}]"] = name
+            names[f"{t}.shape[{d}]"] = ir.Affine.symbol(name)
             dims.append(ir.Affine.symbol(name))
-        decls.append(ir.Decl("input", t, tuple(dims)))
+        new.append(ir.Decl("input", t, tuple(dims)))
+    if not new and not names:
+        return program
+
     def renamed(a: ir.Affine) -> ir.Affine:
-        return dataclasses.replace(a, symbols=tuple((names.get(n, n), c) for n, c in a.symbols))
+        out = ir.Affine(a.terms, (), a.const)
+        for n, c in a.symbols:
+            out = out.plus(names[n].scale(c) if n in names else ir.Affine((), ((n, c),)))
+        return out
 
     stmts = tuple(dataclasses.replace(s, where=tuple(
         dataclasses.replace(r, lo=renamed(r.lo), hi=renamed(r.hi)) for r in s.where))
         for s in program.stmts)
-    return ir.Program(tuple(decls) + program.decls, stmts, program.outputs)
+    return ir.Program(tuple(new) + program.decls, stmts, program.outputs)
 
 
 def _jacobian_program(program: ir.Program, of: str, wrt: str, name: str) -> ir.Program:

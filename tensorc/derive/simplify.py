@@ -83,34 +83,7 @@ def fold(e: ir.Expr) -> ir.Expr:
     return e
 
 
-def substitute(e: ir.Expr, names: dict[str, ir.Affine]) -> ir.Expr:
-    """Replace index variables by affine expressions (bound variables are left alone)."""
-    if not names:
-        return e
-    if isinstance(e, ir.Access):
-        return ir.Access(e.tensor, tuple(ir.Index(affine(ix.expr, names), ix.mode)
-                                         for ix in e.index))
-    if isinstance(e, ir.Delta):
-        return ir.Delta(affine(e.a, names), affine(e.b, names))
-    if isinstance(e, ir.Count):
-        return ir.Count(tuple(names[n].plain() or n if n in names else n for n in e.over))
-    if isinstance(e, (ir.Reduce, ir.ArgMax)):
-        inner = {k: v for k, v in names.items() if k not in e.over}
-        body = substitute(e.body, inner)
-        if isinstance(e, ir.Reduce):
-            return ir.Reduce(e.op, e.over, body)
-        return ir.ArgMax(e.op, tuple(names[n].plain() or n if n in names else n
-                                     for n in e.over), body)
-    if isinstance(e, ir.Call):
-        return ir.Call(e.fn, tuple(substitute(a, names) for a in e.args))
-    return e
-
-
-def affine(a: ir.Affine, names: dict[str, ir.Affine]) -> ir.Affine:
-    out = ir.Affine((), a.symbols, a.const)
-    for name, coef in a.terms:
-        out = out.plus(names[name].scale(coef) if name in names else ir.Affine.of(name, coef))
-    return out
+substitute, affine = ir.substitute, ir.substitute_affine   # (IR transforms; here for derive)
 
 
 def rename_bound(e: ir.Expr, taken: set[str], fresh) -> ir.Expr:
@@ -125,6 +98,48 @@ def rename_bound(e: ir.Expr, taken: set[str], fresh) -> ir.Expr:
     if isinstance(e, ir.ArgMax):
         return ir.ArgMax(e.op, e.over, rename_bound(e.body, taken, fresh))
     return e
+
+
+def scoped(e: ir.Expr) -> ir.Expr:
+    """Every ``sum`` at its smallest scope, as the spec language reads one back: pushed
+    into the one factor that uses an index, split over the terms of a sum, and a term
+    that does not use an index counted instead of summed:
+    ``sum_c(f * (b + x[c]))`` -> ``f * (b * count(c) + sum_c x[c])``. (Text cannot say
+    the left side: ``c`` would be summed over ``x[c]`` alone.)"""
+    if isinstance(e, ir.Reduce) and e.op == "sum":
+        return _scoped_sum(e.over, scoped(e.body))
+    if isinstance(e, ir.Reduce):
+        return ir.Reduce(e.op, e.over, scoped(e.body))
+    if isinstance(e, ir.Call):
+        return ir.Call(e.fn, tuple(scoped(a) for a in e.args))
+    if isinstance(e, ir.ArgMax):
+        return ir.ArgMax(e.op, e.over, scoped(e.body))
+    return e
+
+
+def _scoped_sum(over: tuple[str, ...], e: ir.Expr) -> ir.Expr:
+    used = set(ir.free_names(e))
+    unused = tuple(n for n in over if n not in used)
+    over = tuple(n for n in over if n in used)
+    if unused:
+        e = mul(e, ir.Count(unused))
+    if not over:
+        return e
+    if isinstance(e, ir.Call) and e.fn == "neg":
+        return neg(_scoped_sum(over, e.args[0]))
+    if isinstance(e, ir.Call) and e.fn in ("add", "sub"):
+        return ir.Call(e.fn, tuple(_scoped_sum(over, a) for a in e.args))
+    if isinstance(e, ir.Call) and e.fn == "mul":
+        factors = ir.factors(e)
+        users = {n: [k for k, f in enumerate(factors) if n in ir.free_names(f)] for n in over}
+        inner = {k: tuple(n for n in over if users[n] == [k]) for k in range(len(factors))}
+        if any(inner.values()):
+            kept = tuple(n for n in over if len(users[n]) > 1)
+            product = ONE
+            for k, f in enumerate(factors):
+                product = mul(product, _scoped_sum(inner[k], f) if inner[k] else f)
+            return ir.Reduce("sum", kept, product) if kept else product
+    return ir.Reduce("sum", over, e)
 
 
 # --- like terms: arithmetic through sympy, everything else kept whole ---------------

@@ -264,6 +264,36 @@ def factors(expr: Expr) -> list[Expr]:
     return [expr]
 
 
+def substitute(e: Expr, names: dict[str, Affine]) -> Expr:
+    """Replace index variables by affine expressions (bound variables are left alone)."""
+    if not names:
+        return e
+    if isinstance(e, Access):
+        return Access(e.tensor, tuple(Index(substitute_affine(ix.expr, names), ix.mode)
+                                      for ix in e.index))
+    if isinstance(e, Delta):
+        return Delta(substitute_affine(e.a, names), substitute_affine(e.b, names))
+    if isinstance(e, Count):
+        return Count(tuple(names[n].plain() or n if n in names else n for n in e.over))
+    if isinstance(e, (Reduce, ArgMax)):
+        inner = {k: v for k, v in names.items() if k not in e.over}
+        body = substitute(e.body, inner)
+        if isinstance(e, Reduce):
+            return Reduce(e.op, e.over, body)
+        return ArgMax(e.op, tuple(names[n].plain() or n if n in names else n
+                                  for n in e.over), body)
+    if isinstance(e, Call):
+        return Call(e.fn, tuple(substitute(a, names) for a in e.args))
+    return e
+
+
+def substitute_affine(a: Affine, names: dict[str, Affine]) -> Affine:
+    out = Affine((), a.symbols, a.const)
+    for name, coef in a.terms:
+        out = out.plus(names[name].scale(coef) if name in names else Affine.of(name, coef))
+    return out
+
+
 def fresh_name(base: str, taken: set[str]) -> str:
     """``base2``, ``base3``, ...: the first not in ``taken``, which it joins."""
     k = 2

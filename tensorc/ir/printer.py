@@ -1,6 +1,8 @@
 """IR -> spec text. ``compile(print_program(p))`` gives the same program back."""
 from __future__ import annotations
 
+import dataclasses
+
 from ..language.functions import FUNCTIONS
 from . import nodes as ir
 
@@ -89,11 +91,40 @@ def print_stmt(s: ir.Stmt, implicit=frozenset()) -> str:
 
 
 def print_program(p: ir.Program) -> str:
-    """The whole program as spec text, declarations first."""
-    lines = [print_decl(d) for d in p.decls]
-    lines += [print_stmt(s, _implicit_sums(s, p.decls) if s.einstein else frozenset())
-              for s in p.stmts]
+    """The whole program as spec text, declarations first (a scalar's says nothing)."""
+    lines = [print_decl(d) for d in p.decls if d.dims or d.like]
+    for s in map(distinct_bound, p.stmts):
+        lines.append(print_stmt(s, _implicit_sums(s, p.decls) if s.einstein else frozenset()))
     return "\n".join(lines) + "\n"
+
+
+def distinct_bound(s: ir.Stmt) -> ir.Stmt:
+    """The statement with every reduction's indices named apart from each other and from
+    the free ones. In the IR two sibling ``sum``s may both bind ``c``; in the text an
+    index is reduced once, at the smallest subexpression holding all its occurrences, so
+    ``sigmoid(sum(X[c] * K[o, c])) * sum(X[c] * K[o, c])`` would read back as one sum.
+    A renamed index keeps its ``where`` range under the new name."""
+    seen = {n for a in s.index for n in a.names()} | set(ir.free_names(s.expr))
+    ranges = {r.index: r for r in s.where}
+    added: list[ir.Range] = []
+
+    def visit(e: ir.Expr) -> ir.Expr:
+        if isinstance(e, ir.Reduce):
+            clash = {n: ir.Affine.of(ir.fresh_name(n, seen)) for n in e.over if n in seen}
+            seen.update(n for n in e.over if n not in clash)
+            added.extend(ir.Range(new.plain(), ranges[n].lo, ranges[n].hi)
+                         for n, new in clash.items() if n in ranges)
+            over = tuple(clash[n].plain() if n in clash else n for n in e.over)
+            return ir.Reduce(e.op, over, visit(ir.substitute(e.body, clash)))
+        if isinstance(e, ir.Call):
+            return ir.Call(e.fn, tuple(visit(a) for a in e.args))
+        if isinstance(e, ir.ArgMax):
+            return ir.ArgMax(e.op, e.over, visit(e.body))
+        return e
+    expr = visit(s.expr)
+    if expr == s.expr:
+        return s
+    return dataclasses.replace(s, expr=expr, where=s.where + tuple(added))
 
 
 def _implicit_sums(s: ir.Stmt, decls) -> frozenset:
