@@ -348,6 +348,8 @@ FORWARD = {
                          dict(Y=(2, 3, 9, 9))),
     "softmax_log_sum_exp": (LOG_SUM_EXP, dict(X=(4, 7))),
     "strided_scatter": ("T[2*i + a] += x[i] * w[a]", dict(x=(7,), w=(3,))),
+    "declared_scatter_reflect": ("output S[3, 7]\nS[o, reflect(2*i + a - 1)] += X[c, i] * "
+                                 "K[o, c, a]", dict(X=(2, 3), K=(3, 2, 3))),
     "scatter_2d_stride": ("dX[n, c, 2*i + a, 2*j + b] += dY[n, o, i, j] * W[o, c, a, b]",
                           dict(dY=(2, 3, 4, 3), W=(3, 2, 3, 3))),
     "every_function": ("Y[i] = " + " + ".join(
@@ -367,6 +369,9 @@ GRADS = {
         "P[n, o, i, j] = max(relu(Z[n, o, 2*i + p, 2*j + q]))   where p < 2, q < 2\n"
         "F[n, k] = relu(V[k, 4*o + 2*i + j] * P[n, o, i, j])\nL = sum(F[n, k] * F[n, k])",
         "L", ["W", "B", "V", "X"], dict(X=(2, 2, 6, 6), W=(2, 2, 3, 3), B=(2,), V=(3, 8))),
+    "counted_square": ("Z[o, i] = (X[c, i + a] * K[o, c, a] + B[o]) * "
+                       "(X[c, i + a] * K[o, c, a] + B[o])\nL = sum(Z[o, i] * C[o, i])",
+                       "L", ["B", "K"], dict(X=(2, 6), K=(3, 2, 2), B=(3,), C=(3, 5))),
     "wrapped_conv_vjp": ("input X[N, C, H, W]\nY[n, o, i, j] = X[n, c, wrap(i + a - 1), "
                          "clamp(j + b - 1)] * K[o, c, a, b]   where i in 0:H, j in 0:W",
                          "Y", ["X", "K"],
