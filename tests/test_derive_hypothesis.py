@@ -22,6 +22,14 @@ def assert_gradients_match_differences(src: str, arrays: dict, wrt: list[str]):
                                    err_msg=src)
 
 
+def assert_near_differences(got, expected, src: str) -> None:
+    """``got`` equals central differences ``expected`` (reshaped to them), to 1e-4
+    relative and 1e-5 of the largest entry."""
+    scale = max(1.0, np.abs(expected).max())
+    np.testing.assert_allclose(np.reshape(got, expected.shape), expected, rtol=1e-4,
+                               atol=1e-5 * scale, err_msg=src)
+
+
 def hessian_by_differences(src: str, arrays: dict, wrt: str) -> np.ndarray:
     """The (n, n) Hessian of L in ``wrt`` as central differences of tc.grad's gradient."""
     gradient = tc.grad(src, of="L", wrt=[wrt])
@@ -100,9 +108,7 @@ def test_random_conv_hessians_match_differences_of_the_gradient(case, seed, wrt)
     arrays["C"] = rng.standard_normal(forward(**arrays)["P"].shape)
     hessian = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
     expected = hessian_by_differences(src, arrays, wrt)
-    scale = max(1.0, np.abs(expected).max())
-    np.testing.assert_allclose(hessian.reshape(expected.shape), expected, rtol=1e-4,
-                               atol=1e-5 * scale, err_msg=src)
+    assert_near_differences(hessian, expected, src)
 
 
 @settings(max_examples=30, deadline=None)
@@ -119,9 +125,7 @@ def test_random_conv_jacobians_match_differences(case, seed, wrt, of):
     forward = tc.compile(src)
     jacobian = tc.jacobian(src, of=of, wrt=wrt)(**arrays)["J"]
     expected = numeric_jacobian(lambda a: forward(**a)[of], arrays, wrt)
-    scale = max(1.0, np.abs(expected).max())
-    np.testing.assert_allclose(jacobian.reshape(expected.shape), expected, rtol=1e-4,
-                               atol=1e-5 * scale, err_msg=src)
+    assert_near_differences(jacobian, expected, src)
 
 
 @settings(max_examples=30, deadline=None)
@@ -144,9 +148,7 @@ def test_random_scatter_derivatives_match_differences(case, seed, wrt, kind):
     else:
         got = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
         expected = hessian_by_differences(src, arrays, wrt)
-    scale = max(1.0, np.abs(expected).max())
-    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-4,
-                               atol=1e-5 * scale, err_msg=src)
+    assert_near_differences(got, expected, src)
 
 
 @settings(max_examples=25, deadline=None)
@@ -160,13 +162,10 @@ def test_random_conv2d_gradients_and_hessians_match_differences(case, seed, wrt)
     forward = tc.compile(src)
     got = tc.grad(src, of="L", wrt=[wrt])(**arrays)[f"d{wrt}"]
     expected = numeric_vjp(lambda a: forward(**a)["L"], arrays, wrt, 1.0)
-    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5 * max(
-        1.0, np.abs(expected).max()), err_msg=src)
+    assert_near_differences(got, expected, src)
     if wrt != "X":
         hessian = tc.hessian(src, of="L", wrt=wrt)(**arrays)["H"]
-        expected = hessian_by_differences(src, arrays, wrt)
-        np.testing.assert_allclose(hessian.reshape(expected.shape), expected, rtol=1e-4,
-                                   atol=1e-5 * max(1.0, np.abs(expected).max()), err_msg=src)
+        assert_near_differences(hessian, hessian_by_differences(src, arrays, wrt), src)
 
 
 @settings(max_examples=30, deadline=None)
