@@ -456,6 +456,24 @@ def test_derived_specs_read_back_sibling_sums_counted_terms_and_unread_models():
                                    [name], prog(**feed)[name], rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("src, wrt, shapes", [
+    ("Z[o, i] = (X[c, i + a] * K[o, c, a] + B[o]) * (X[c, i + a] * K[o, c, a] + B[o])   "
+     "where i in 0:3\nP[o, i] = Z[o, i] * Z[o, i]\nL = sum(P[o, i] * C[o, i])", "B",
+     dict(X=(2, 3), K=(3, 2, 1), B=(3,), C=(3, 3))),
+    ("S[o, i + a] += X[c, i] * K[o, c, a]\nY[o, j] = erf(S[o, j])\nL = sum(Y[o, j] * C[o, j])",
+     "X", dict(X=(2, 3), K=(3, 2, 2), C=(3, 4))),
+])
+def test_hessian_specs_read_back(src, wrt, shapes):
+    """The forward statements print as written (tidying Z's square into a power once moved
+    its sum inside); a printed gather whose range a computed tensor's size bounds stays a
+    scatter (it once declared 'input S[S0, S1]' for the computed S)."""
+    h = tc.hessian(src, of="L", wrt=wrt)
+    arrays = {k: normal(*v) for k, v in shapes.items()}
+    again = tc.compile(h.spec)
+    np.testing.assert_allclose(again(**{k: v for k, v in arrays.items() if k in again.inputs})
+                               ["H"], h(**arrays)["H"], rtol=1e-12, atol=1e-12)
+
+
 def test_hessian_needs_a_scalar():
     with pytest.raises(tc.SpecError, match="the Hessian needs a scalar of; Y has indices"):
         tc.hessian("Y[i] = X[i] * X[i]", of="Y", wrt="X")

@@ -239,3 +239,13 @@ def test_elementwise_functions():
     np.testing.assert_allclose(out["P"], np.log1p(np.exp(x)), rtol=1e-12)
     np.testing.assert_allclose(out["Mn"], np.minimum(x, 0.5))
     np.testing.assert_allclose(out["Mx"], np.maximum(x, 0.5))
+
+
+def test_substitute_renames_an_argmax_window_index_in_its_body_too():
+    """An arg-max's window indices are free (they index the mask): renaming p renames it
+    in the body as well; a reduction's bound indices are left alone."""
+    window = ir.Access("Z", (ir.Index(ir.Affine.of("i", 2).plus(ir.Affine.of("p"))),))
+    mask = ir.substitute(ir.ArgMax("max", ("p",), window), {"p": ir.Affine.of("q")})
+    assert mask.over == ("q",) and mask.body.index[0].expr.names() == ("i", "q")
+    total = ir.substitute(ir.Reduce("sum", ("p",), window), {"p": ir.Affine.of("q")})
+    assert total.body == window

@@ -80,7 +80,15 @@ def _reindexed(program: ir.Program) -> ir.Program:
     when that costs less: ``prog.plan`` says which)."""
     from ..plan.lower import gather_scatters        # plan imports derive.simplify
     gathered = gather_scatters(program, analyse(program), reindexing_only=True)
-    return program if gathered is None else _with_size_names(gathered)
+    if gathered is None or _sized_by(gathered) & {s.target for s in gathered.stmts}:
+        return program      # (a range bounded by a computed tensor's size has no name)
+    return _with_size_names(gathered)
+
+
+def _sized_by(program: ir.Program) -> set[str]:
+    """The tensors whose sizes (``X.shape[2]``) bound a range of the program."""
+    return {name.split(".")[0] for stmt in program.stmts for r in stmt.where
+            for name, _ in r.lo.symbols + r.hi.symbols if "." in name}
 
 
 def _readable(program: ir.Program) -> ir.Program:
@@ -94,14 +102,13 @@ def _with_size_names(program: ir.Program) -> ir.Program:
     """Declarations that let the program print as text that reads back: a range bounded by
     an input's size (``X.shape[2]``) needs a size name (``input X[X0, X1, X2, X3]``, or the
     one its declaration gives), and a ``like`` model no statement reads needs declaring."""
-    bounds = {name for stmt in program.stmts for r in stmt.where
-              for name, _ in r.lo.symbols + r.hi.symbols if "." in name}
     read = {a.tensor for s in program.stmts for a in ir.accesses(s.expr)}
     rank = program.ranks()
     decls = {d.tensor: d for d in program.decls}
     unread = [m for d in program.decls for m in d.like if m not in read and m not in decls
               and all(s.target != m for s in program.stmts)]
-    tensors = dict.fromkeys([*sorted({n.split(".")[0] for n in bounds}), *unread])
+    written = {s.target for s in program.stmts}
+    tensors = dict.fromkeys([*sorted(_sized_by(program) - written), *unread])
     taken = {n for s in program.stmts for n in ir.index_names(s.expr)} | \
         {n for s in program.stmts for a in s.index for n in a.names()} | \
         {s.target for s in program.stmts} | set(program.inputs)

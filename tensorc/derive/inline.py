@@ -125,7 +125,9 @@ def _eliminate_deltas(program: ir.Program) -> ir.Program:
             over = tuple(n for n in expr.over if n != v)
             expr = ir.Reduce("sum", over, body) if over else body
             where = _range_moved(where, v, u)
-        stmts.append(dataclasses.replace(stmt, expr=alg.tidy(expr), where=where))
+        if expr is not stmt.expr:     # (a statement left as it was prints as it was)
+            stmt = dataclasses.replace(stmt, expr=alg.tidy(expr), where=where)
+        stmts.append(stmt)
     return ir.Program(program.decls, tuple(stmts), program.outputs)
 
 

@@ -275,13 +275,13 @@ def substitute(e: Expr, names: dict[str, Affine]) -> Expr:
         return Delta(substitute_affine(e.a, names), substitute_affine(e.b, names))
     if isinstance(e, Count):
         return Count(tuple(names[n].plain() or n if n in names else n for n in e.over))
-    if isinstance(e, (Reduce, ArgMax)):
-        inner = {k: v for k, v in names.items() if k not in e.over}
-        body = substitute(e.body, inner)
-        if isinstance(e, Reduce):
-            return Reduce(e.op, e.over, body)
-        return ArgMax(e.op, tuple(names[n].plain() or n if n in names else n
-                                  for n in e.over), body)
+    if isinstance(e, Reduce):       # binds its indices
+        return Reduce(e.op, e.over, substitute(e.body, {k: v for k, v in names.items()
+                                                        if k not in e.over}))
+    if isinstance(e, ArgMax):       # its window indices are free: renamed in the body too
+        renamed = {k: v for k, v in names.items() if k not in e.over or v.plain()}
+        return ArgMax(e.op, tuple(renamed[n].plain() if n in renamed else n for n in e.over),
+                      substitute(e.body, renamed))
     if isinstance(e, Call):
         return Call(e.fn, tuple(substitute(a, names) for a in e.args))
     return e
