@@ -87,8 +87,7 @@ def _reindexed(program: ir.Program) -> ir.Program:
 
 def _sized_by(program: ir.Program) -> set[str]:
     """The tensors whose sizes (``X.shape[2]``) bound a range of the program."""
-    return {name.split(".")[0] for stmt in program.stmts for r in stmt.where
-            for name, _ in r.lo.symbols + r.hi.symbols if "." in name}
+    return {name.split(".")[0] for name in ir.range_sizes(program.stmts) if "." in name}
 
 
 def _readable(program: ir.Program) -> ir.Program:
@@ -105,13 +104,13 @@ def _with_size_names(program: ir.Program) -> ir.Program:
     read = {a.tensor for s in program.stmts for a in ir.accesses(s.expr)}
     rank = program.ranks()
     decls = {d.tensor: d for d in program.decls}
-    unread = [m for d in program.decls for m in d.like if m not in read and m not in decls
-              and all(s.target != m for s in program.stmts)]
     written = {s.target for s in program.stmts}
+    unread = [m for d in program.decls for m in d.like
+              if m not in read and m not in decls and m not in written]
     tensors = dict.fromkeys([*sorted(_sized_by(program) - written), *unread])
     taken = {n for s in program.stmts for n in ir.index_names(s.expr)} | \
         {n for s in program.stmts for a in s.index for n in a.names()} | \
-        {s.target for s in program.stmts} | set(program.inputs)
+        written | set(program.inputs)
     names: dict[str, ir.Affine] = {}
     new = []
     for t in tensors:

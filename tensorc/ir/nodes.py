@@ -264,6 +264,11 @@ def factors(expr: Expr) -> list[Expr]:
     return [expr]
 
 
+def range_sizes(stmts) -> set[str]:
+    """The size symbols the statements' ``where`` ranges are bounded by."""
+    return {name for s in stmts for r in s.where for name, _ in r.lo.symbols + r.hi.symbols}
+
+
 def substitute(e: Expr, names: dict[str, Affine]) -> Expr:
     """Replace index variables by affine expressions (bound variables are left alone)."""
     if not names:

@@ -39,7 +39,7 @@ def prune(program: ir.Program) -> ir.Program:
     if len(stmts) == len(program.stmts):
         return program
     kept = {s.target for s in stmts} | {a.tensor for s in stmts for a in ir.accesses(s.expr)}
-    sizes = {name for s in stmts for r in s.where for name, _ in r.lo.symbols + r.hi.symbols}
+    sizes = ir.range_sizes(stmts)
     decls = tuple(d for d in program.decls if d.tensor in kept or d.kind == "param"
                   or any(name in sizes for dim in d.dims for name, _ in dim.symbols))
     return ir.Program(decls, stmts, program.outputs)
