@@ -8,7 +8,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from . import contract
+from . import contract, pooling
 from .contract import copied_in_order, copy_layout, einsum, natural_order
 
 PIECE_WIDTH = 16   # scatter_contract: per-offset pieces narrower than this (or smaller than
@@ -348,6 +348,9 @@ def reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray:
     if positions is None:
         fn = {"max": np.max, "min": np.min, "sum": np.sum, "mean": np.mean}[op]
         return fn(x, axis=axes)
+    out = pooling.reduce(x, axes, "sum" if op == "mean" else op)
+    if out is not None:
+        return out / len(positions) if op == "mean" else out
     out = np.array(x[positions[0]], dtype=x.dtype)
     combine = _ELEMENTWISE[op]
     for index in positions[1:]:
@@ -399,6 +402,9 @@ def argmax_mask(x: np.ndarray, axes: tuple[int, ...], op: str, positive: bool = 
     kept = tuple(n for a, n in enumerate(x.shape) if a not in axes)
     if best is None or best.shape != kept:
         best = reduce(x, axes, op)
+    found = None if value is None else pooling.first_winners(x, axes, best, value, positive)
+    if found is not None:
+        return found
     # In x's memory order, so that products with x's other views stay aligned; as bool
     # first: a strided bool-to-float write per position costs more than one conversion
     found = np.empty_like(x, dtype=bool if value is None else np.result_type(x, value))

@@ -1,0 +1,114 @@
+"""Small-window reductions (pooling) and their adjoint as compiled loops.
+
+NumPy runs a pooling window as one pass per window position over strided slices; the
+adjoint of a max (the cotangent put on each window's first winner) takes four passes per
+position. A compiled loop reads each window once: on the two-conv MNIST training step
+(batch 128, 2 x 2 pools) the two pooling statements and their adjoints went from about
+12 ms to about 6 ms (BENCHMARKS.md). The loops are compiled by numba (a dependency) the
+first time a program pools, then cached on disk.
+
+A view runs compiled when its kept axes fold into at most two strided dimensions and its
+window axes into at most two (1-D and 2-D pooling, any stride or dilation), in float32 or
+float64; anything else returns None and :mod:`tensorc.runtime.kernels` takes its NumPy
+path. ``TENSORC_JIT=0`` in the environment turns the compiled loops off.
+"""
+from __future__ import annotations
+
+import functools
+import os
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+OPS = {"max": 0, "min": 1, "sum": 2}
+
+
+@functools.lru_cache(maxsize=1)
+def loops():
+    """The compiled loops module, or None (turned off, or numba missing)."""
+    if os.environ.get("TENSORC_JIT", "1") == "0":
+        return None
+    try:
+        from . import pooling_loops
+    except ImportError:
+        return None
+    return pooling_loops
+
+
+def reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray | None:
+    """The max, min or sum of each window of ``x`` over ``axes``; None where not compiled.
+
+    >>> x = np.arange(12.0).reshape(3, 4)
+    >>> out = reduce(x, (1,), "max"); out is None or out.tolist() == [3.0, 7.0, 11.0]
+    True
+    """
+    code = loops()
+    if code is None or op not in OPS or x.dtype.kind != "f" or x.size == 0:
+        return None
+    kept = [a for a in range(x.ndim) if a not in axes]
+    folded = _folded(x, kept, axes)
+    if folded is None:
+        return None
+    rows, _ = folded
+    out = np.empty([x.shape[a] for a in kept], x.dtype)
+    code.reduce_windows(rows, out.reshape(rows.shape[:2]), *_sizes(rows), OPS[op])
+    return out
+
+
+def first_winners(x: np.ndarray, axes: tuple[int, ...], best: np.ndarray, value,
+                  positive: bool) -> np.ndarray | None:
+    """``value`` at each window's first position equal to ``best`` (only where ``best > 0``
+    with ``positive``), 0 elsewhere, laid out like ``x``; None where not compiled.
+
+    >>> x = np.array([[1.0, 3, 3], [2, 0, 2]])
+    >>> out = first_winners(x, (1,), np.array([3.0, 2]), np.array([5.0, 7]), False)
+    >>> out is None or out.tolist() == [[0.0, 5.0, 0.0], [7.0, 0.0, 0.0]]
+    True
+    """
+    code = loops()
+    if code is None or x.dtype.kind != "f" or x.size == 0 or \
+            np.result_type(x, best, value) != x.dtype:
+        return None
+    kept = [a for a in range(x.ndim) if a not in axes]
+    shape = [x.shape[a] for a in kept]
+    found = np.empty_like(x)
+    rows, into = _folded(x, kept, axes), _folded(found, kept, axes)
+    if rows is None or into is None or rows[1] != into[1]:
+        return None
+    (rows, _), (into, _) = rows, into
+    windows = rows.shape[:2]
+    best = np.ascontiguousarray(np.broadcast_to(best, shape), x.dtype).reshape(windows)
+    value = np.ascontiguousarray(np.broadcast_to(value, shape), x.dtype).reshape(windows)
+    code.first_winners(rows, best, value, into, *_sizes(rows), positive)
+    return found
+
+
+def _sizes(rows: np.ndarray) -> tuple[tuple, tuple]:
+    """The window's two sizes as tuples of those lengths (compile-time sizes for numba)."""
+    return (0,) * rows.shape[2], (0,) * rows.shape[3]
+
+
+def _folded(x: np.ndarray, kept, window):
+    """``x`` as a 4-D view (R, D, P, Q), kept axes folded into two dimensions and window
+    axes into two, with the axes each dimension covers; None when either needs more."""
+    runs = _fold(x, kept), _fold(x, window)
+    if None in runs:
+        return None
+    dims = [d for run in runs for d in [(1, 0, ())] * (2 - len(run)) + run]
+    sizes, strides, covered = zip(*dims)
+    return as_strided(x, sizes, strides, writeable=x.flags.writeable), covered
+
+
+def _fold(x: np.ndarray, axes) -> list[tuple[int, int, tuple]] | None:
+    """(size, stride, axes) of at most two dimensions covering ``axes`` in order, each
+    axis merged into the one before it when the strides line up; None when it takes three."""
+    runs: list[tuple[int, int, tuple]] = []
+    for a in axes:
+        size, stride = x.shape[a], x.strides[a]
+        if size == 1:
+            continue
+        if runs and runs[-1][1] == stride * size:
+            runs[-1] = (runs[-1][0] * size, stride, runs[-1][2] + (a,))
+        else:
+            runs.append((size, stride, (a,)))
+    return runs if len(runs) <= 2 else None
