@@ -1,6 +1,8 @@
 """Tests for tensorc.runtime.contract: BLAS-backed einsum execution."""
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import opt_einsum
 import pytest
@@ -479,3 +481,27 @@ def test_a_big_copy_summed_to_a_scalar_runs_in_blocks(monkeypatch):
     np.testing.assert_allclose(einsum("abc,abc->", a, b), np.einsum("abc,abc->", a, b),
                                rtol=1e-12)
     rc._compile.cache_clear()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 9), min_size=1, max_size=5), st.data(),
+       st.sampled_from([np.float32, np.float64]))
+def test_sum_axes_equals_numpy_sum(shape, data, dtype):
+    """Outer and inner summed axes run as products with ones (here at any size): the same
+    sums as NumPy's."""
+    gone = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
+    x = np.random.default_rng(len(shape)).standard_normal(shape).astype(dtype)
+    with mock.patch.object(rc, "_SUM_MIN", 1):
+        got = rc.sum_axes(x, gone)
+    assert got.dtype == dtype and got.shape == np.sum(x, axis=gone).shape
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, x.astype(np.float64).sum(axis=gone), rtol=tol, atol=tol)
+
+
+def test_a_bias_gradient_sums_its_positions_by_one_product(monkeypatch):
+    calls, ones = [], np.ones
+    monkeypatch.setattr(np, "ones", lambda *a: calls.append(a) or ones(*a))
+    dz = np.random.default_rng(0).standard_normal((8, 3, 16, 16)).astype(np.float32)
+    got = einsum("nohw->o", dz)
+    assert calls == [(8, np.float32), (256, np.float32)]
+    np.testing.assert_allclose(got, dz.astype(np.float64).sum(axis=(0, 2, 3)), rtol=1e-5)

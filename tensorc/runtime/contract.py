@@ -49,6 +49,8 @@ _BIG_TRANS_ROWS = 12.0  # a big GEMM with few output rows and a transposed right
 _CACHE_BYTES = 1 << 20  # a broadcast matrix up to this size stays cached across calls
 _GRAM_MIN = 1024  # X^T D X with at least this many columns: upper blocks only, mirrored
 _GRAM_BLOCKS = 4
+_SUM_MIN = 4096  # sum_axes: arrays this big sum their outer and inner axes by BLAS products
+_SUM_LENGTH = 1 << 14   # ... each of at most this many values
 _BLOCK_BYTES = 1 << 20  # an operand copy (im2col) above 2x this runs in blocks of about this
 _FIT_BYTES = 4 << 20  # ... when one slice of its outermost kept letter is at least this big
 BIG_COPY_BYTES = 8 << 20  # ... or the whole copy is at least this big and _OUT_RATIO times
@@ -862,9 +864,35 @@ def _path(eq: str, shapes: tuple[tuple[int, ...], ...]):
 def _reduce_single(x: np.ndarray, axes: str, out: str) -> np.ndarray:
     gone = tuple(i for i, letter in enumerate(axes) if letter not in out)
     if gone:
-        x = np.asarray(x.sum(axis=gone, dtype=x.dtype))
+        x = sum_axes(x, gone)
         axes = "".join(letter for letter in axes if letter in out)
     return np.transpose(x, [axes.index(letter) for letter in out])
+
+
+def sum_axes(x: np.ndarray, gone: tuple[int, ...]) -> np.ndarray:
+    """``x.sum(axis=gone)``, its leading and trailing summed axes as BLAS products with
+    ones: NumPy's sum over several axes is 5-40x slower on a bias gradient
+    (``dB[o] = sum(dZ[n, o, i])``: 0.15 -> 0.02 ms at 100 x 64 x 40, float32). Each such
+    product sums at most ``_SUM_LENGTH`` values (a longer one sums pairwise in NumPy).
+
+    >>> sum_axes(np.arange(24.0).reshape(2, 3, 4), (0, 2)).tolist()
+    [60.0, 92.0, 124.0]
+    """
+    shape = x.shape
+    lead = next((k for k in range(x.ndim) if k not in gone), x.ndim)
+    trail = next((k for k in range(x.ndim) if x.ndim - 1 - k not in gone), x.ndim)
+    trail = min(trail, x.ndim - lead)
+    m, w = _prod(shape[:lead]), _prod(shape[x.ndim - trail:])
+    if x.dtype.kind != "f" or not x.flags.c_contiguous or x.size < _SUM_MIN or \
+            max(m, w) > _SUM_LENGTH:
+        return np.asarray(x.sum(axis=gone, dtype=x.dtype))
+    if lead:
+        x = np.ones(m, x.dtype) @ x.reshape(m, -1)
+    if trail:
+        x = x.reshape(-1, w) @ np.ones(w, x.dtype)
+    middle = tuple(a - lead for a in gone if lead <= a < len(shape) - trail)
+    x = x.reshape(shape[lead:len(shape) - trail])
+    return np.asarray(x.sum(axis=middle, dtype=x.dtype)) if middle else x
 
 
 class _Step(NamedTuple):
