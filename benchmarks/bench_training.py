@@ -1,5 +1,6 @@
 """Training benchmark: the same model, initial weights, optimizer and batch order trained by
-tensorc (``tensorc.nn.fit``, one compiled gradient program) and by PyTorch CPU eager.
+tensorc (``tensorc.nn.fit``, one compiled gradient program) and by PyTorch CPU eager, their
+epochs alternating (tensorc's epoch 1, PyTorch's epoch 1, tensorc's epoch 2, ...).
 
 Run: python benchmarks/bench_training.py [--task mnist1d|digits|mnist ...] [--epochs N]
 One thread for both (set before NumPy is imported). Prints per-epoch figures and a
@@ -103,14 +104,16 @@ def torch_mirror(model: L.Sequential, params: dict) -> torch.nn.Sequential:
     return torch.nn.Sequential(*mods)
 
 
-def torch_fit(net, task: Task, seed: int = 0) -> dict[str, list[float]]:
-    """Adam steps over the same batches as ``fit`` (``batch_order`` from the same seed), the
-    same learning-rate decay."""
+def torch_epochs(net, task: Task, seed: int = 0):
+    """A function that runs the next PyTorch epoch: Adam steps over the same batches as
+    ``fit`` (``batch_order`` from the same seed), the same learning-rate decay; and the
+    history it fills."""
     opt = torch.optim.Adam(net.parameters(), lr=task.lr)
     x, y = torch.from_numpy(task.data.x_train), torch.from_numpy(task.data.y_train)
     rng, hist = np.random.default_rng(seed), {"epoch_time": [], "train_loss": [], "val_acc": []}
-    for epoch in range(task.epochs):
-        if epoch == task.decay_at:
+
+    def epoch(index: int) -> None:
+        if index == task.decay_at:
             for group in opt.param_groups:
                 group["lr"] *= 0.1
         start, total, seen = time.perf_counter(), 0.0, 0
@@ -124,7 +127,7 @@ def torch_fit(net, task: Task, seed: int = 0) -> dict[str, list[float]]:
         hist["epoch_time"].append(time.perf_counter() - start)
         hist["train_loss"].append(total / seen)
         hist["val_acc"].append(torch_accuracy(net, task.data.x_test, task.data.y_test))
-    return hist
+    return epoch, hist
 
 
 def torch_accuracy(net, x: np.ndarray, y: np.ndarray) -> float:
@@ -139,14 +142,17 @@ def run(task: Task) -> dict:
     params = task.model.init(0)
     net = torch_mirror(task.model, params)
     ds, opt = task.data, optim.Adam(lr=task.lr)
+    torch_epoch, ref = torch_epochs(net, task)
 
-    def decay(epoch: int, history: dict) -> None:
+    def after(epoch: int, history: dict) -> None:
+        """The learning-rate decay, then PyTorch's epoch of the same number: the two
+        libraries' epochs alternate, so a change in the machine's speed reaches both."""
         if epoch + 1 == task.decay_at:
             opt.lr *= 0.1
+        torch_epoch(epoch)
 
     ours = fit(task.model, params, opt, (ds.x_train, ds.y_train), task.epochs,
-               task.batch_size, progress=False, val=(ds.x_test, ds.y_test), callback=decay)
-    ref = torch_fit(net, task)
+               task.batch_size, progress=False, val=(ds.x_test, ds.y_test), callback=after)
     for e in range(task.epochs):
         print(f"{task.name} epoch {e + 1}: tensorc loss {ours['train_loss'][e]:.4f} "
               f"test {ours['val_acc'][e]:.4f} {ours['epoch_time'][e]:.2f}s | torch loss "

@@ -32,6 +32,15 @@ def test_three_window_axes_that_do_not_fold_take_the_numpy_path():
     assert kernels.reduce(x, (3, 4, 5), "max").shape == (3, 3, 3)
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_dtypes_the_loops_are_not_compiled_for_take_the_numpy_path(dtype):
+    x = np.arange(8).astype(dtype).reshape(4, 2)
+    assert pooling.reduce(x, (1,), "max") is None
+    assert kernels.reduce(x, (1,), "max").tolist() == [1, 3, 5, 7]
+    got = kernels.argmax_mask(x, (1,), "max", value=np.ones(4, dtype))
+    assert got.tolist() == [[0, 1]] * 4
+
+
 @st.composite
 def window_views(draw):
     """A pooling view (n, c, i, p, j, q) of a random array: random window, stride and

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 OPS = {"max": 0, "min": 1, "sum": 2}
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # what the loops are compiled for
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,7 +44,7 @@ def reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray | None:
     True
     """
     code = loops()
-    if code is None or op not in OPS or x.dtype.kind != "f" or x.size == 0:
+    if code is None or op not in OPS or x.dtype not in DTYPES or x.size == 0:
         return None
     kept = [a for a in range(x.ndim) if a not in axes]
     folded = _folded(x, kept, axes)
@@ -66,7 +67,7 @@ def first_winners(x: np.ndarray, axes: tuple[int, ...], best: np.ndarray, value,
     True
     """
     code = loops()
-    if code is None or x.dtype.kind != "f" or x.size == 0 or \
+    if code is None or x.dtype not in DTYPES or x.size == 0 or \
             np.result_type(x, best, value) != x.dtype:
         return None
     kept = [a for a in range(x.ndim) if a not in axes]
