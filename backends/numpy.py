@@ -165,7 +165,7 @@ class NumpyEmitter(Printer):
     def choice(self, k: int, stmt: ir.Stmt, info: StmtRanges) -> None:
         """A scatter that can also run as a gather: emit both, chosen by cost at run time."""
         gather, gather_info = self.alternatives[k]
-        costs = ", ".join(self.size(c) for c in choice_costs(stmt, info, gather_info))
+        costs = ", ".join(self.size(c) for c in choice_costs(stmt, info, gather, gather_info))
         self.w.line()
         self.w.line(f"if rt.gather_wins({costs}):")
         self.w.indent += 1

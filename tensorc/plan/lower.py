@@ -101,14 +101,23 @@ def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
 
 
 
-def choice_costs(stmt: ir.Stmt, info, gather_info) -> tuple[sp.Expr, ...]:
+def choice_costs(stmt: ir.Stmt, info, gather: ir.Stmt, gather_info) -> tuple[sp.Expr, ...]:
     """What ``rt.gather_wins`` weighs, as size expressions: the scatter's and the gather's
-    work (the product of their index extents), the size of the scatter's temporary and
-    its number of strided adds (kernel offsets)."""
+    work (the product of their index extents), the size of the scatter's temporary, its
+    number of strided adds (kernel offsets) and the elements of the gather's window copy."""
     work = [sp.Mul(*(hi - lo for lo, hi in i.ranges.values())) for i in (info, gather_info)]
     names = dict.fromkeys(n for a in stmt.index for n in a.names())
     return (work[0], work[1], sp.Mul(*(info.extent(n) for n in names)),
-            sp.Mul(*(info.extent(n) for n in scatter_loops(stmt.index))))
+            sp.Mul(*(info.extent(n) for n in scatter_loops(stmt.index))),
+            window_elements(gather, gather_info))
+
+
+def window_elements(stmt: ir.Stmt, info) -> sp.Expr:
+    """Elements of the largest window read of ``stmt`` (a dimension that two or more
+    indices share, as ``dY[n, o, i2 - a, j2 - b]``): what its contraction copies (im2col)."""
+    sizes = [sp.Mul(*(info.extent(n) for n in a.names())) for a in ir.accesses(stmt.expr)
+             if any(len(ix.expr.names()) > 1 for ix in a.index)]
+    return sp.Max(*sizes) if sizes else sp.Integer(0)
 
 
 def scatter_loops(index: tuple[ir.Affine, ...]) -> list[str]:

@@ -109,7 +109,8 @@ def plan_report(program, shapes: dict | None, itemsize: int = 4) -> Plan:
 def _chosen(stmt, info, steps, choice, values, gather_wins):
     """The form of a scatter that runs at these shapes, as the generated code decides."""
     gather, gather_info, gather_steps = choice
-    costs = (int(sp.sympify(c).subs(values)) for c in choice_costs(stmt, info, gather_info))
+    costs = (int(sp.sympify(c).subs(values))
+             for c in choice_costs(stmt, info, gather, gather_info))
     if gather_wins(*costs):
         note = Step("choice", "the scatter runs as a gather (full correlation, flipped kernel)")
         return gather, gather_info, [note, *gather_steps]

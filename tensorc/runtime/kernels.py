@@ -14,6 +14,7 @@ from .contract import copied_in_order, copy_layout, einsum, natural_order
 PIECE_WIDTH = 16   # scatter_contract: per-offset pieces narrower than this (or smaller than
 PIECE_SIZE = 1 << 16    # this many elements) run as one product and strided adds
 OFFSET_WORK = 1 << 19  # gather_wins: the cost of one strided add of a scatter, in work units
+COPY_WORK = 16      # ... and of one element of the gather's window copy (im2col)
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
 
@@ -275,20 +276,25 @@ def _injective(strides, shape) -> bool:
 
 
 def gather_wins(scatter_flops: int, gather_flops: int, scatter_temporary: int,
-                offsets: int = 0) -> bool:
+                offsets: int = 0, gather_copy: int = 0) -> bool:
     """Run a scatter as its gather form? When the gather's extra work over the zero
     padding is small, or the scatter's per-offset temporary would be large. Each strided
     add of the scatter (a kernel offset) also costs about OFFSET_WORK multiply-adds of
     calls and passes: a small scatter (sklearn digits' 3x3 conv, 32 x 32 x 16 x 4 x 4)
-    ran 0.48 ms as 9 adds, 0.22 ms as its gather of 1.8x the work.
+    ran 0.48 ms as 9 adds, 0.22 ms as its gather of 1.8x the work. Each element of the
+    gather's window copy costs COPY_WORK: at batch 1 the two-conv network's conv2 input
+    gradient as a gather windows the kernel (75 MB copied; 9.5 ms against 0.3 ms).
 
     >>> gather_wins(100, 110, 10), gather_wins(100, 225, 10), gather_wins(100, 225, 2**25)
     (True, False, True)
     >>> gather_wins(2**22, 2**23, 2**16, 9), gather_wins(2**26, 2**27, 2**16, 9)
     (True, False)
+    >>> gather_wins(2**22, 2**23, 2**16, 9, gather_copy=2**23)
+    False
     """
     scatter = scatter_flops + offsets * OFFSET_WORK
-    return gather_flops <= 1.25 * scatter or scatter_temporary > 2**24
+    gather = gather_flops + gather_copy * COPY_WORK
+    return gather <= 1.25 * scatter or scatter_temporary > 2**24
 
 
 def fold(padded: np.ndarray, widths, modes, xp=np) -> np.ndarray:
