@@ -34,6 +34,7 @@ __all__ = ["contract_pair", "contraction_cost", "einsum"]
 # Cost model, in nanoseconds (calibrated on one core of the development machine).
 _NS_PER_BYTE = 0.067  # streaming copy / memory-bound kernel
 _NS_PER_RUN = 3.0  # extra cost per contiguous run moved by a strided copy
+_NS_PER_ITEM = 0.8  # ... per element when every run is one element (a transposing copy)
 _NS_PER_FAR_RUN = 20.0  # ... when consecutive runs are a page or more apart (TLB misses)
 _PAGE_BYTES = 4096
 _NS_PER_CALL = 100.0  # one BLAS call inside matmul's batch loop
@@ -561,6 +562,15 @@ def _copy_ns(nbytes: float, run_bytes: int) -> float:
     return nbytes * _NS_PER_BYTE + nbytes / max(run_bytes, 1) * _NS_PER_RUN
 
 
+def _transpose_ns(nbytes: float, run_bytes: int, itemsize: int) -> float:
+    """A product's copy into the output order: one element at a time when no two are
+    adjacent in both orders, NumPy's strided loop at about _NS_PER_ITEM each (0.3-1.0 ns
+    measured; a run each, as _copy_ns counts, was 3-10x too dear)."""
+    if run_bytes > itemsize:
+        return _copy_ns(nbytes, run_bytes)
+    return nbytes * _NS_PER_BYTE + nbytes / itemsize * _NS_PER_ITEM
+
+
 def _gemm_ns(calls: int, m: int, n: int, k: int, a_calls: int, b_calls: int, itemsize: int,
              right_transposed: bool = False, rows: int = 0) -> float:
     """Time of ``calls`` (m, k) @ (k, n) products; ``a_calls`` distinct left matrices etc.;
@@ -712,7 +722,7 @@ def _formulation(a: _Info, b: _Info, sizes: dict, batch, ga, k, gb, layout, out,
     out_perm = None
     if tuple(layout) != tuple(out):
         out_perm = tuple(pos[x] for x in out)
-        cost += _copy_ns(out_bytes, _run_bytes(out, sizes, lay_stride, itemsize))
+        cost += _transpose_ns(out_bytes, _run_bytes(out, sizes, lay_stride, itemsize), itemsize)
     view_perm = tuple(pos[x] for x in (*batch, *ga, *gb))
     view_shape = tuple(sizes[x] for x in batch) + (m, n)
     return _PairPlan(cost, False, op_a, op_b, tuple(layout), view_perm, view_shape, out_perm)
