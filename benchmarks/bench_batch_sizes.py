@@ -11,27 +11,16 @@ import os
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
-import time  # noqa: E402
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench_forward import best_ms  # noqa: E402
 from bench_training import digits_cnn, mnist1d_cnn, torch_mirror  # noqa: E402
 from tensorc.nn import models  # noqa: E402
 from tensorc.nn.train import gradient_program  # noqa: E402
 
 torch.set_num_threads(1)
 BATCHES = (1, 4, 16, 64, 256)
-
-
-def best_ms(fn, repeat: int = 10) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def rows(name: str, model, shape: tuple[int, ...], rng) -> None:
