@@ -1,6 +1,7 @@
 """The compiled pooling loops (tensorc/runtime/pooling.py) against the NumPy slice passes
 they replace, on random window views with ties and NaNs, and whole pooling programs
 against torch with and without them."""
+import sys
 from unittest import mock
 
 import numpy as np
@@ -24,6 +25,19 @@ def test_numba_is_there_and_two_d_pooling_is_compiled():
     x = np.zeros((2, 3, 4, 2, 4, 2), np.float32)
     assert pooling.loops() is not None
     assert pooling.reduce(x, (3, 5), "max") is not None
+
+
+def test_without_numba_pooling_warns_once_and_runs_on_numpy(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorc.runtime.pooling_loops", None)   # import fails
+    pooling.loops.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="numba's compiled loops are unavailable"):
+            assert pooling.loops() is None
+        x = np.arange(8.0).reshape(4, 2)
+        assert kernels.reduce(x, (1,), "max").tolist() == [1.0, 3.0, 5.0, 7.0]
+    finally:
+        monkeypatch.undo()
+        pooling.loops.cache_clear()
 
 
 def test_three_window_axes_that_do_not_fold_take_the_numpy_path():

@@ -15,7 +15,9 @@ path. ``TENSORC_JIT=0`` in the environment turns the compiled loops off.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import warnings
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -26,14 +28,18 @@ DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # what the loops are c
 
 @functools.lru_cache(maxsize=1)
 def loops():
-    """The compiled loops module, or None (turned off, or numba missing)."""
+    """The compiled loops module, or None: turned off, or numba missing or unable to set
+    up its loops (said once, as a warning: only speed is lost)."""
     if os.environ.get("TENSORC_JIT", "1") == "0":
         return None
     try:
-        from . import pooling_loops
-    except ImportError:
+        compiled = importlib.import_module(f"{__package__}.pooling_loops")
+    except Exception as error:     # ImportError, or numba's own (no cache directory, ...)
+        warnings.warn(f"tensorc: pooling runs as NumPy slice passes, numba's compiled loops "
+                      f"are unavailable ({type(error).__name__}: {error})", RuntimeWarning,
+                      stacklevel=2)
         return None
-    return pooling_loops
+    return compiled
 
 
 def reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray | None:
