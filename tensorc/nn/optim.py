@@ -58,7 +58,9 @@ class Optimizer:
         for key, param in params.items():
             grad = np.asarray(grads[key])
             _check_pair(key, param, grad)
-            slots = self.state.setdefault(key, self._new_state(param))
+            slots = self.state.get(key)
+            if slots is None:
+                slots = self.state[key] = self._new_state(param)
             slots["step"] += 1
             self._update(param, grad, slots)
 
@@ -333,17 +335,26 @@ class Adam(Optimizer):
             else:
                 grad = grad + self.weight_decay * param
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg += (1 - beta1) * (grad - exp_avg)
+        scratch = np.empty_like(exp_avg)   # one temporary, the same roundings as the formula
+        np.subtract(grad, exp_avg, out=scratch)
+        scratch *= 1 - beta1
+        exp_avg += scratch
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        np.multiply(grad, 1 - beta2, out=scratch)
+        scratch *= grad
+        exp_avg_sq += scratch
         t = int(state["step"])
         step_size = self.lr / (1 - beta1**t)
         second = exp_avg_sq
         if self.amsgrad:
             np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
             second = state["max_exp_avg_sq"]
-        denom = np.sqrt(second) / math.sqrt(1 - beta2**t) + self.eps
-        param -= step_size * (exp_avg / denom)
+        denom = np.sqrt(second, out=scratch)
+        denom /= math.sqrt(1 - beta2**t)
+        denom += self.eps
+        np.divide(exp_avg, denom, out=scratch)
+        scratch *= step_size
+        param -= scratch
 
 
 class AdamW(Adam):
