@@ -18,6 +18,7 @@ import functools
 import importlib
 import os
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -52,12 +53,11 @@ def reduce(x: np.ndarray, axes: tuple[int, ...], op: str) -> np.ndarray | None:
     code = loops()
     if code is None or op not in OPS or x.dtype not in DTYPES or x.size == 0:
         return None
-    kept = [a for a in range(x.ndim) if a not in axes]
-    folded = _folded(x, kept, axes)
-    if folded is None:
+    layout = _layout(x.shape, x.strides, tuple(axes))
+    if layout is None:
         return None
-    rows, _ = folded
-    out = np.empty([x.shape[a] for a in kept], x.dtype)
+    rows = _rows(x, layout)
+    out = np.empty([x.shape[a] for a in layout.kept], x.dtype)
     code.reduce_windows(rows, out.reshape(rows.shape[:2]), *_sizes(rows), OPS[op])
     return out
 
@@ -76,17 +76,16 @@ def first_winners(x: np.ndarray, axes: tuple[int, ...], best: np.ndarray, value,
     if code is None or x.dtype not in DTYPES or x.size == 0 or \
             np.result_type(x, best, value) != x.dtype:
         return None
-    kept = [a for a in range(x.ndim) if a not in axes]
-    shape = [x.shape[a] for a in kept]
-    found = np.empty_like(x)
-    rows, into = _folded(x, kept, axes), _folded(found, kept, axes)
-    if rows is None or into is None or rows[1] != into[1]:
+    axes = tuple(axes)
+    layout, found = _layout(x.shape, x.strides, axes), np.empty_like(x)
+    into = layout if found.strides == x.strides else _layout(found.shape, found.strides, axes)
+    if layout is None or into is None or into.covered != layout.covered:
         return None
-    (rows, _), (into, _) = rows, into
-    windows = rows.shape[:2]
-    best = np.ascontiguousarray(np.broadcast_to(best, shape), x.dtype).reshape(windows)
-    value = np.ascontiguousarray(np.broadcast_to(value, shape), x.dtype).reshape(windows)
-    code.first_winners(rows, best, value, into, *_sizes(rows), positive)
+    rows = _rows(x, layout)
+    shape, windows = tuple(x.shape[a] for a in layout.kept), rows.shape[:2]
+    best, value = (np.ascontiguousarray(a if np.shape(a) == shape else np.broadcast_to(a, shape),
+                                        x.dtype).reshape(windows) for a in (best, value))
+    code.first_winners(rows, best, value, _rows(found, into), *_sizes(rows), positive)
     return found
 
 
@@ -95,23 +94,39 @@ def _sizes(rows: np.ndarray) -> tuple[tuple, tuple]:
     return (0,) * rows.shape[2], (0,) * rows.shape[3]
 
 
-def _folded(x: np.ndarray, kept, window):
-    """``x`` as a 4-D view (R, D, P, Q), kept axes folded into two dimensions and window
-    axes into two, with the axes each dimension covers; None when either needs more."""
-    runs = _fold(x, kept), _fold(x, window)
+class Layout(NamedTuple):
+    """A view as 4-D (R, D, P, Q): its kept axes, the sizes and byte strides of the four
+    dimensions, and the axes each dimension covers."""
+
+    kept: tuple[int, ...]
+    sizes: tuple[int, ...]
+    strides: tuple[int, ...]
+    covered: tuple[tuple[int, ...], ...]
+
+
+def _rows(x: np.ndarray, layout: Layout) -> np.ndarray:
+    return as_strided(x, layout.sizes, layout.strides, writeable=x.flags.writeable)
+
+
+@functools.lru_cache(maxsize=1024)
+def _layout(shape, strides, window) -> Layout | None:
+    """Kept axes folded into two dimensions and window axes into two; None when either
+    needs more (computed once per shape, strides and window)."""
+    kept = tuple(a for a in range(len(shape)) if a not in window)
+    runs = _fold(shape, strides, kept), _fold(shape, strides, window)
     if None in runs:
         return None
     dims = [d for run in runs for d in [(1, 0, ())] * (2 - len(run)) + run]
-    sizes, strides, covered = zip(*dims)
-    return as_strided(x, sizes, strides, writeable=x.flags.writeable), covered
+    sizes, steps, covered = zip(*dims)
+    return Layout(kept, sizes, steps, covered)
 
 
-def _fold(x: np.ndarray, axes) -> list[tuple[int, int, tuple]] | None:
+def _fold(shape, strides, axes) -> list[tuple[int, int, tuple]] | None:
     """(size, stride, axes) of at most two dimensions covering ``axes`` in order, each
     axis merged into the one before it when the strides line up; None when it takes three."""
     runs: list[tuple[int, int, tuple]] = []
     for a in axes:
-        size, stride = x.shape[a], x.strides[a]
+        size, stride = shape[a], strides[a]
         if size == 1:
             continue
         if runs and runs[-1][1] == stride * size:
