@@ -121,7 +121,7 @@ def _eliminate_deltas(program: ir.Program) -> ir.Program:
             if found is None:
                 break
             delta, v, u = found
-            body = alg.substitute(_drop(expr.body, delta), {v: ir.Affine.of(u)})
+            body = alg.substitute(alg.drop_factor(expr.body, delta), {v: ir.Affine.of(u)})
             over = tuple(n for n in expr.over if n != v)
             expr = ir.Reduce("sum", over, body) if over else body
             where = _range_moved(where, v, u)
@@ -153,11 +153,11 @@ def _removable(expr: ir.Reduce, info, analysis):
 
 def _same_range(info, v: str, u: str, analysis) -> bool:
     (lo1, hi1), (lo2, hi2) = info.ranges[v], info.ranges[u]
-    return all(sp.simplify(_canonical(x, analysis) - _canonical(y, analysis)) == 0
+    return all(sp.simplify(canonical_size(x, analysis) - canonical_size(y, analysis)) == 0
                for x, y in ((lo1, lo2), (hi1, hi2)))
 
 
-def _canonical(size, analysis) -> sp.Expr:
+def canonical_size(size, analysis) -> sp.Expr:
     """A size with every symbol replaced by one representative of the sizes known equal
     (checked equal at run time, or an assigned shape equal to its formula)."""
     parent: dict = {}
@@ -181,17 +181,6 @@ def _canonical(size, analysis) -> sp.Expr:
     return size
 
 
-def _drop(e: ir.Expr, factor: ir.Expr) -> ir.Expr:
-    if e == factor:
-        return alg.ONE
-    if isinstance(e, ir.Call) and e.fn == "mul":
-        left = _drop(e.args[0], factor)
-        if left != e.args[0]:
-            return alg.mul(left, e.args[1])
-        return alg.mul(e.args[0], _drop(e.args[1], factor))
-    return e
-
-
 def factor_deltas(program: ir.Program, name: str) -> tuple[ir.Program, str]:
     """The output without its delta factors and the indices it is constant along, and
     the spec line that expands it: ``H[m, k, m2, k2] = delta(m, m2) * H[k, k2]``."""
@@ -205,7 +194,7 @@ def factor_deltas(program: ir.Program, name: str) -> tuple[ir.Program, str]:
     deltas = [f for f in ir.factors(body) if isinstance(f, ir.Delta) and f.a.plain() in lhs
               and f.b.plain() in lhs]
     for delta in deltas:
-        body = alg.substitute(_drop(body, delta), {delta.b.plain(): delta.a})
+        body = alg.substitute(alg.drop_factor(body, delta), {delta.b.plain(): delta.a})
     expr = ir.Reduce("sum", over, body) if over else body
     used = set(ir.free_names(expr))
     kept = [n for n in lhs if n in used and n not in {d.b.plain() for d in deltas}]

@@ -14,7 +14,7 @@ from ..errors import SpecError
 from ..ir import nodes as ir
 from ..language.ranges import analyse
 from . import simplify as alg
-from .inline import _canonical, _drop
+from .inline import canonical_size
 
 
 def separate(program: ir.Program) -> ir.Program:
@@ -24,7 +24,7 @@ def separate(program: ir.Program) -> ir.Program:
     if not any(next(_candidates(s), None) for s in program.stmts):
         return program
     analysis = analyse(program)
-    shapes = {t: [_canonical(s, analysis) for s in shape]
+    shapes = {t: [canonical_size(s, analysis) for s in shape]
               for t, shape in analysis.shapes.items()}
     separated = program
     progress = True
@@ -157,7 +157,7 @@ def _without(e: ir.Expr, factor: ir.Access) -> ir.Expr:
         return alg.neg(_without(e.args[0], factor))
     if isinstance(e, ir.Reduce) and e.op == "sum":
         return ir.Reduce("sum", e.over, _without(e.body, factor))
-    return _drop(e, factor)
+    return alg.drop_factor(e, factor)
 
 
 def _times_factor(e: ir.Expr, tensor: str, factor: str, positions) -> ir.Expr:

@@ -86,6 +86,18 @@ def fold(e: ir.Expr) -> ir.Expr:
 substitute, affine = ir.substitute, ir.substitute_affine   # (IR transforms; here for derive)
 
 
+def drop_factor(e: ir.Expr, factor: ir.Expr) -> ir.Expr:
+    """The product ``e`` without one occurrence of ``factor`` (``e`` itself if it has none)."""
+    if e == factor:
+        return ONE
+    if isinstance(e, ir.Call) and e.fn == "mul":
+        left = drop_factor(e.args[0], factor)
+        if left != e.args[0]:
+            return mul(left, e.args[1])
+        return mul(e.args[0], drop_factor(e.args[1], factor))
+    return e
+
+
 def rename_bound(e: ir.Expr, taken: set[str], fresh) -> ir.Expr:
     """Give every reduction whose variable is also used outside it a fresh name."""
     if isinstance(e, ir.Reduce):
