@@ -9,7 +9,7 @@ from .language.check import check
 from .language.parse import parse
 from .language.ranges import analyse
 from .plan.graph import prune
-from .plan.lower import gather_scatters
+from .plan.lower import gather_scatters, masks_into_scatters
 from .runtime.program import Program
 
 BACKENDS = ("numpy", "cupy", "dask")
@@ -44,12 +44,15 @@ def build(program: ir.Program, backend: str = "numpy", source: str = "",
     """
     if backend not in BACKENDS:
         raise SpecError(f"unknown backend {backend!r}; valid options are {', '.join(BACKENDS)}")
-    program = prune(program)
+    shown = prune(program)
+    program = masks_into_scatters(shown)     # runs as one statement; prints as written
     analysis = analyse(program, source)
     alternatives = _gather_forms(program, analysis, source)
     module, steps, branches = _emitter(backend)(program, analysis, alternatives)
     choices = {k: (*alternatives[k], branches[k]) for k in alternatives}
-    return Program(program, analysis, module, backend, source, steps, accepts, choices)
+    built = Program(program, analysis, module, backend, source, steps, accepts, choices)
+    built.shown = shown
+    return built
 
 
 def _gather_forms(program: ir.Program, analysis, source: str) -> dict:

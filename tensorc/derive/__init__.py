@@ -17,10 +17,11 @@ from .separate import separate
 from .simplify import scoped
 
 
-def grad(source: str, of: str, wrt, backend: str = "numpy"):
+def grad(source: str, of: str, wrt, backend: str = "numpy", *, intermediates: bool = True):
     """The gradient of ``of`` (or, for a tensor ``of``, the vector-Jacobian product with
     the cotangent input ``d<of>``) with respect to each of ``wrt``: outputs ``d<name>``
-    and the forward outputs.
+    and the forward outputs. The adjoints of intermediate tensors are outputs too unless
+    ``intermediates=False`` (then the plan need not build them: a training step).
 
     >>> import numpy as np, tensorc as tc
     >>> g = tc.grad("L = sum(w[i] * x[i])", of="L", wrt="w")
@@ -29,14 +30,18 @@ def grad(source: str, of: str, wrt, backend: str = "numpy"):
     >>> g(w=np.ones(2), x=np.array([3.0, 4.0]))["dw"].tolist()
     [3.0, 4.0]
     """
-    return _grad(_text(source), of, _names(wrt), backend)
+    return _grad(_text(source), of, _names(wrt), backend, intermediates)
 
 
 @lru_cache(maxsize=128)
-def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str):
+def _grad(source: str, of: str, wrt: tuple[str, ...], backend: str, intermediates: bool):
     program = _program(source)
     names = _adjoint_names(program, "d", of, wrt)
     derived = reverse(program, Request(of, wrt, names))
+    if not intermediates:
+        kept = (*program.outputs, *(names[w] for w in wrt))
+        derived = ir.Program(derived.decls, derived.stmts,
+                             tuple(o for o in derived.outputs if o in kept))
     return _build(_readable(derived), backend, program.inputs)
 
 

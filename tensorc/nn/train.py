@@ -68,7 +68,8 @@ def gradient_program(model, loss: str = "cross_entropy", backend: str = "numpy")
     >>> sorted(o for o in g.outputs if o.startswith("dfc"))
     ['dfc1_B', 'dfc1_W']
     """
-    return tc_grad(with_loss(model, loss), of="L", wrt=model.param_names, backend=backend)
+    return tc_grad(with_loss(model, loss), of="L", wrt=model.param_names, backend=backend,
+                   intermediates=False)
 
 
 def _dtype(params: dict) -> np.dtype:

@@ -101,6 +101,79 @@ def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
 
 
 
+COMPARISONS = ("gt", "ge", "lt", "le", "eq", "ne")
+
+
+def masks_into_scatters(program: ir.Program) -> ir.Program:
+    """A mask applied to a scattered intermediate, applied inside the scatter instead.
+
+    ``drelu[n, c, 2*i + p, 2*j + q] += dP[n, c, i, j] * argmax(relu[...], p, q)`` read only
+    by ``dZ[n, c, i, j] = drelu[n, c, i, j] * (relu[n, c, i, j] > 0)`` runs as
+    ``dZ[n, c, 2*i + p, 2*j + q] += dP[n, c, i, j] * argmax(relu[...], p, q) *
+    (relu[n, c, 2*i + p, 2*j + q] > 0)``: one statement (the mask is tested once per
+    window, by the winner) and no ``drelu`` array. Positions the scatter leaves at zero
+    stay zero either way: a comparison is 0 or 1, never inf or NaN.
+    """
+    stmts = list(program.stmts)
+    k = 0
+    while k < len(stmts):
+        found = _masked_scatter(k, stmts, program)
+        if found is None:
+            k += 1
+            continue
+        j, fused = found
+        stmts[k] = fused
+        del stmts[j]
+    if len(stmts) == len(program.stmts):
+        return program
+    written = {s.target for s in stmts} | {a.tensor for s in stmts for a in ir.accesses(s.expr)}
+    decls = tuple(d for d in program.decls if d.kind != "output" or d.tensor in written)
+    return ir.Program(decls, tuple(stmts), program.outputs)
+
+
+def _masked_scatter(k: int, stmts: list, program: ir.Program):
+    """(the index of the scatter, the fused statement) if statement ``k`` is
+    ``U[idx] = T[idx] * masks`` over a ``T`` that one earlier scatter writes and only
+    statement ``k`` reads; None otherwise."""
+    stmt = stmts[k]
+    names = tuple(a.plain() for a in stmt.index)
+    if stmt.accumulate or stmt.where or not all(names) or len(set(names)) != len(names) \
+            or any(s.target == stmt.target for s in stmts[:k]) \
+            or not any(d.tensor == stmt.target for d in program.decls):
+        return None
+    factors = ir.factors(stmt.expr)
+    for read in factors:
+        if not isinstance(read, ir.Access) or read.names() != names or \
+                any(ix.mode != "zero" or ix.expr.plain() is None for ix in read.index):
+            continue
+        writers = [j for j, s in enumerate(stmts) if s.target == read.tensor]
+        readers = [a for s in stmts for a in ir.accesses(s.expr) if a.tensor == read.tensor]
+        if len(writers) != 1 or writers[0] > k or len(readers) != 1 or \
+                read.tensor in program.outputs:
+            continue
+        scatter = stmts[writers[0]]
+        masks = [f for f in factors if f is not read]
+        model = next((d.like for d in program.decls if d.tensor == read.tensor), ())
+        if not scatter.accumulate or scatter.modes or not masks or len(model) != 1 or \
+                not all(_is_mask(f, model[0], names) for f in masks):
+            continue
+        at = dict(zip(names, scatter.index))
+        expr = scatter.expr
+        for mask in masks:
+            expr = ir.Call("mul", (expr, ir.substitute(mask, at)))
+        return writers[0], dataclasses.replace(scatter, target=stmt.target, expr=expr)
+    return None
+
+
+def _is_mask(e: ir.Expr, model: str, names: tuple[str, ...]) -> bool:
+    """A comparison of constants and ``model[names]`` (the masked tensor's shape exactly)."""
+    return isinstance(e, ir.Call) and e.fn in COMPARISONS and all(
+        isinstance(n, ir.Const) or isinstance(n, ir.Call) or
+        (isinstance(n, ir.Access) and n.tensor == model and n.names() == names and
+         all(ix.mode == "zero" and ix.expr.plain() for ix in n.index))
+        for n in ir.walk(e))
+
+
 def choice_costs(stmt: ir.Stmt, info, gather: ir.Stmt, gather_info) -> tuple[sp.Expr, ...]:
     """What ``rt.gather_wins`` weighs, as size expressions: the scatter's and the gather's
     work (the product of their index extents), the size of the scatter's temporary, its
