@@ -462,10 +462,31 @@ class NumpyEmitter(Printer):
         vals = [self._emit_ArgMax(p, p in masks, outside) for p in picks]
         vals += [self.emit(f) for f in factors if f not in picks and f not in outside]
         vals.sort(key=lambda v: len(v.axes))
+        vals.append(vals.pop(self._last_factor(vals)))
         value = vals[0]
         for other in vals[1:]:
             value = self.apply("mul", [value, other])
         return value
+
+    def _last_factor(self, vals: list[Val]) -> int:
+        """Which factor to multiply in last, by the full-size product: the one missing the
+        most trailing axes, so that NumPy's inner loop runs over all of them at once
+        (``H[h2, i2, h, i] = J[h2, h] * x[i2] * x[i] * s[h]``: ``x[i2]`` last, runs of
+        ``h * i``, not of ``i``). Only a factor with an axis no other has: the rest's
+        product then stays smaller than the result."""
+        full = self.union(v.axes for v in vals)
+
+        def missing(v: Val) -> int:
+            return next((k for k, n in enumerate(reversed(full)) if n in v.axes), len(full))
+
+        def private(k: int) -> bool:
+            others = {n for j, v in enumerate(vals) if j != k for n in v.axes}
+            return bool(set(vals[k].axes) - others)
+        best = len(vals) - 1
+        for k in range(len(vals) - 1):
+            if private(k) and missing(vals[k]) > missing(vals[best]):
+                best = k
+        return best
 
     def _emit_Reduce(self, node: ir.Reduce) -> Val:
         if node.op == "sum":

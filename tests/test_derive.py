@@ -363,6 +363,33 @@ def test_dense_hessian_intermediate_leaves_out_the_layer_input():
     np.testing.assert_allclose(got, expected.numpy(), rtol=1e-10, atol=1e-12)
 
 
+def test_the_hessian_write_multiplies_the_outermost_factor_last():
+    """H[h2, i2, h, i] = JHd[h2, h] * x[i2] * x[i] * (...)[h] writes the whole H: with
+    x[i2] multiplied in last NumPy's inner loop runs over h * i contiguous elements (in
+    runs of i alone the write took 1.2-1.9x as long)."""
+    src = "Hd[h] = tanh(W1[h, i] * x[i])\nY[o] = W2[o, h] * Hd[h]\nL = sum(Y[o] * Y[o])"
+    code = tc.hessian(src, of="L", wrt="W1").source.split("# H[h2, i2, h, i] =")[1]
+    last = [line for line in code.splitlines() if " = " in line][-2]
+    assert last.endswith("*(x_[None, :, None, None])"), last
+
+
+@pytest.mark.parametrize("spec, eq", [
+    ("H[a, b, c, d] = J[a, c] * x[b] * y[d] * s[c]", "ac,b,d,c->abcd"),
+    ("H[a, b, c] = P[a, b, c] * q[a] * r[c]", "abc,a,c->abc"),
+    ("H[a, b, c] = q[c] * P[b, a] * r[b] * s[a]", "c,ba,b,a->abc"),
+    ("H[a, b] = x[a] * y[b] * 3", "a,b->ab"),
+])
+def test_broadcast_products_in_any_order_match_einsum(spec, eq):
+    names = [part.split("[")[0].strip() for part in spec.split("=")[1].split("*")
+             if "[" in part]
+    letters = eq.split("->")[0].split(",")
+    arrays = {n: normal(*({"a": 2, "b": 3, "c": 4, "d": 5}[x] for x in axes))
+              for n, axes in zip(names, letters)}
+    want = np.einsum(eq, *(arrays[n] for n in names)) * (3 if "* 3" in spec else 1)
+    got = tc.compile(spec)(**arrays)["H"]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_three_layer_hessian_through_sin_keeps_bound_indices_apart():
     """sin'' re-reads the pre-activation sum; its bound index once took the name of a
     Jacobian index (a ShapeError at the first call)."""
