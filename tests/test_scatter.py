@@ -525,3 +525,28 @@ def test_an_intermediate_adjoint_that_is_an_output_is_built():
     out = g(X=x, V=v)
     close(out["dX"], dx)
     close(out["dR"], dr)
+
+
+# ------------------------------- a mean pool's backward through a function of its window
+
+@pytest.mark.parametrize("stride, size, tiles", [(2, 8, True), (2, 9, True), (1, 6, False)])
+def test_a_mean_pool_over_tanh_backward_matches_torch(stride, size, tiles):
+    # LeNet's subsampling: each window's cotangent times tanh' of every position in it;
+    # tiling windows (stride = window) are written one window column at a time
+    spec = (f"S[n, c, i, j] = mean(tanh(C[n, c, {stride}*i + p, {stride}*j + q]))"
+            "   where p < 2, q < 2\nL = sum(S[n, c, i, j] * V[n, c, i, j])")
+    out = (size - 2) // stride + 1
+    c, v = rand(2, 3, size, size), rand(2, 3, out, out)
+    g = tc.grad(spec, of="L", wrt="C")
+    ct = t(c).requires_grad_()
+    (F.avg_pool2d(ct.tanh(), 2, stride) * t(v)).sum().backward()
+    close(g(C=c, V=v)["dC"], ct.grad)
+    assert ("rt.multiply_over(" in g.source) == tiles
+
+
+def test_multiply_over_equals_broadcasting():
+    a, b = rand(3, 4, 2, 5, 2), rand(3, 4, 1, 5, 1)
+    from tensorc.runtime.kernels import multiply_over
+    close(multiply_over(b, a, (4,)), a * b)
+    close(multiply_over(a, b, (2, 4)), a * b)
+    assert multiply_over(a.astype(np.float32), b.astype(np.float32), (4,)).dtype == np.float32

@@ -160,6 +160,30 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
             window += part
 
 
+def multiply_over(a: np.ndarray, b: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """``a * b`` (broadcast), made one position of ``axes`` at a time: one factor is
+    constant along those few innermost axes (a pooling window's), and NumPy's inner loop
+    then runs along the next axis instead of over the window's positions.
+
+    >>> multiply_over(np.arange(6.0).reshape(3, 2), np.array([[1.0], [10], [100]]), (1,))
+    array([[  0.,   1.],
+           [ 20.,  30.],
+           [400., 500.]])
+    """
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape), np.result_type(a, b))
+    for offset in itertools.product(*(range(out.shape[x]) for x in axes)):
+        at = dict(zip(axes, offset))
+        np.multiply(a[_position(a, at)], b[_position(b, at)], out=out[_position(out, at)])
+    return out
+
+
+def _position(x: np.ndarray, at: dict) -> tuple:
+    """The index of ``x`` at positions ``at`` (axis -> position; 0 where ``x`` has size 1
+    there, a broadcast axis)."""
+    return tuple(slice(None) if d not in at else at[d] if x.shape[d] > 1 else 0
+                 for d in range(x.ndim))
+
+
 def _origin(start, steps, loops, offset) -> list[int]:
     """Where a scatter's writes for one offset of its ``loops`` axes begin."""
     return [int(s) + sum(k * int(steps[a][d]) for a, k in zip(loops, offset))
