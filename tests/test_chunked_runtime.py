@@ -95,6 +95,19 @@ def test_chunked_scatter_add_equals_adding_each_write(write, seed):
                                atol=1e-12)
 
 
+def test_a_scatter_of_many_slice_updates_runs_as_one_task():
+    # 256 writes that each move two dimensions: one slice update each took four minutes
+    steps, shape, start = ((1, 1, 0), (0, 1, 1), (1, 0, 1), (2, 0, 1)), (4, 4, 4, 4), (0, 0, 0)
+    rng = np.random.default_rng(5)
+    base, value = rng.standard_normal((20, 20, 20)), rng.standard_normal(shape)
+    expected = base.copy()
+    kernels.scatter_add(expected, value, start, steps, (0, 1, 2, 3))
+    actual = da.from_array(base, chunks=3)
+    chunked.scatter_add(actual, da.from_array(value), start, steps, ())
+    assert len(actual.dask.layers) < 10
+    np.testing.assert_allclose(actual.compute(scheduler="sync"), expected, rtol=1e-12)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.integers(1, 5), st.integers(0, 8), st.integers(0, 8),
                           st.sampled_from(["zero", "wrap", "reflect", "clamp"]),

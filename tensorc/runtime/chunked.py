@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 
 import numpy as np
 import opt_einsum
@@ -26,6 +27,9 @@ try:
     from dask.array.utils import meta_from_array
 except ImportError:         # the module imports; calling a program raises
     dask = da = meta_from_array = None
+
+
+MANY_WRITES = 32    # slice updates of one scatter beyond which it runs as one task
 
 
 class DaskUnavailableError(TensorcError, ImportError):
@@ -268,7 +272,33 @@ def pad(x, widths, modes):
 
 
 def fold(padded, widths, modes):
-    return kernels.fold(padded, widths, modes, xp=da)
+    """:func:`kernels.fold` on chunks: along each padded axis, the interior plus one
+    gather per padded position that reads the same place (a slice update per padded
+    position instead grows the graph of every later one: a 3-D fold of 8-wide wraps took
+    90 s)."""
+    x = padded
+    for axis, ((lo, hi), mode) in enumerate(zip(widths, modes)):
+        lo, hi = int(lo), int(hi)
+        if lo or hi:
+            x = _fold_axis(x, axis, lo, hi, mode)
+    return x
+
+
+def _fold_axis(x, axis: int, lo: int, hi: int, mode: str):
+    length = x.shape[axis]
+    size = length - lo - hi
+    at = (slice(None),) * axis
+    out = x[(*at, slice(lo, lo + size))]
+    if mode == "zero" or size == 0:
+        return out
+    sources: list[list[int]] = [[] for _ in range(size)]
+    for k in [*range(lo), *range(lo + size, length)]:
+        sources[kernels.read_position(k - lo, size, mode)].append(k)
+    with_zero = da.concatenate([x, da.zeros_like(x[(*at, slice(0, 1))])], axis=axis)
+    for j in range(max(map(len, sources))):     # position ``length``: the zero row
+        out = out + da.take(with_zero, [s[j] if j < len(s) else length for s in sources],
+                            axis=axis)
+    return out
 
 
 def delta(steps, const, shape, dtype):
@@ -318,6 +348,12 @@ def scatter_add(target, value, start, steps, loops) -> None:
     """``target[start + sum_v v*steps[v]] += value[v...]`` as strided slice updates of the
     (mutable) dask array ``target``: one per position of the axes that cannot be a slice."""
     kept, loops = _slice_axes(steps, value.shape, target.ndim)
+    if math.prod(value.shape[a] for a in loops) > MANY_WRITES:
+        # each slice update adds to the graph of every one before it (256 of them into
+        # 343 chunks took four minutes): the scatter as one task on the whole arrays
+        whole = dask.delayed(_scatter_whole)(target, value, start, steps, tuple(loops))
+        target[...] = da.from_delayed(whole, target.shape, target.dtype).rechunk(target.chunks)
+        return
     for offset in itertools.product(*(range(value.shape[a]) for a in loops)):
         origin = np.array(start, dtype=np.int64)
         for a, k in zip(loops, offset):
@@ -341,6 +377,12 @@ def scatter_add(target, value, start, steps, loops) -> None:
             part = part[tuple(slice(None, None, -1) if k in flips else slice(None)
                               for k in range(part.ndim))]
         target[tuple(index)] += part
+
+
+def _scatter_whole(target: np.ndarray, value: np.ndarray, start, steps, loops) -> np.ndarray:
+    target = target.copy()
+    kernels.scatter_add(target, value, start, steps, loops)
+    return target
 
 
 def _slice_axes(steps, shape, ndim: int):
