@@ -394,12 +394,13 @@ def test_thin_pieces_are_laid_out_batch_innermost():
     close(prog(X=dy, W=w)["Y"], F.conv_transpose2d(t(dy), t(w)))
 
 
-@pytest.mark.parametrize("batch, gathered", [(32, True), (2048, False)])
+@pytest.mark.parametrize("batch, gathered", [(32, True), (128, True), (2048, False)])
 @pytest.mark.parametrize("declared", [False, True])
 def test_a_small_scatter_runs_as_its_gather(batch, gathered, declared):
     """Each kernel offset of a scatter is a strided add with its own call overhead: a
     small padded conv input gradient (sklearn digits' second conv) runs as the gather
-    (one GEMM); the same layer at a big batch keeps the scatter (half the work). Also
+    (one GEMM; at batch 128 2.7 against 3.2 ms in the digits CNN); at batch 2048 the
+    scatter (0.56 of the work). Also
     when the input's sizes are declared numbers (it had no gather form then)."""
     first = "input X[N, 16, 4, 4]" if declared else "Z[n, c, i, j] = 2 * X[n, c, i, j]"
     scale = 1 if declared else 2

@@ -19,6 +19,7 @@ PRODUCT_SIZE = 1 << 19  # this many (2 MB of float32), run as one product and st
 # batch 100, 3 pieces of 128 K: 0.98 -> 0.76 ms)
 OFFSET_WORK = 1 << 19  # gather_wins: the cost of one strided add of a scatter, in work units
 COPY_WORK = 16      # ... and of one element of the gather's window copy (im2col)
+GATHER_SLACK = 1.6  # ... and how much more work than the scatter's a gather may do
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
 
@@ -312,7 +313,11 @@ def gather_wins(scatter_flops: int, gather_flops: int, scatter_temporary: int,
     calls and passes: a small scatter (sklearn digits' 3x3 conv, 32 x 32 x 16 x 4 x 4)
     ran 0.48 ms as 9 adds, 0.22 ms as its gather of 1.8x the work. Each element of the
     gather's window copy costs COPY_WORK: at batch 1 the two-conv network's conv2 input
-    gradient as a gather windows the kernel (75 MB copied; 9.5 ms against 0.3 ms).
+    gradient as a gather windows the kernel (75 MB copied; 9.5 ms against 0.3 ms). The
+    gather may do GATHER_SLACK times the scatter's work: its one product runs faster than
+    the scatter's thin per-offset ones (the digits CNN's conv2 input gradient, 1.5 times
+    the work counted this way, ran 2.7 ms as the gather, 3.2 ms as the scatter at batch
+    128; 5.0 against 5.5 ms at 256).
 
     >>> gather_wins(100, 110, 10), gather_wins(100, 225, 10), gather_wins(100, 225, 2**25)
     (True, False, True)
@@ -323,7 +328,7 @@ def gather_wins(scatter_flops: int, gather_flops: int, scatter_temporary: int,
     """
     scatter = scatter_flops + offsets * OFFSET_WORK
     gather = gather_flops + gather_copy * COPY_WORK
-    return gather <= 1.25 * scatter or scatter_temporary > 2**24
+    return gather <= GATHER_SLACK * scatter or scatter_temporary > 2**24
 
 
 def fold(padded: np.ndarray, widths, modes, xp=np) -> np.ndarray:
