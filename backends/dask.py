@@ -59,6 +59,7 @@ class DaskEmitter(NumpyEmitter):
     share_windows = False   # a kept window copy would hold a whole im2col: blocks read their own
     reuse_pooled = False    # masks per block of the window (chunks of the pooled value differ)
     add_in_place = False    # lazy arrays: nothing to reuse
+    spread_multiply = False  # (NumPy's inner-loop layout is each block's own business)
 
     def __init__(self, program, analysis, alternatives=None):
         super().__init__(program, analysis, alternatives)

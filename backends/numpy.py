@@ -86,6 +86,7 @@ class NumpyEmitter(Printer):
     share_windows = True    # copy a window read by several contractions once (im2col)
     reuse_pooled = True     # arg-max masks compare with the pooled forward value
     add_in_place = True     # a contraction's fresh result takes an added term in place
+    spread_multiply = True  # a factor constant over a few inner positions: one at a time
 
     def __init__(self, program: ir.Program, analysis: Analysis, alternatives=None):
         self.program, self.analysis = program, analysis
@@ -448,7 +449,7 @@ class NumpyEmitter(Printer):
 
     def apply(self, fn: str, args: list[Val]) -> Val:
         axes = self.union(a.axes for a in args)
-        spread = self.spread_axes(args, axes) if fn == "mul" else ()
+        spread = self.spread_axes(args, axes) if fn == "mul" and self.spread_multiply else ()
         if spread:
             self.step("elementwise", f"mul, one {', '.join(spread)} position at a time", axes)
             codes = [self.align(a, axes) for a in args]

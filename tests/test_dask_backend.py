@@ -579,3 +579,16 @@ def test_random_einsum_programs_and_gradients_equal_numpy(case, chunk, seed):
         assert_same(dask_prog(src)(**chunked(arrays, chunks)), numpy_prog(src)(**arrays))
         assert_same(tc.grad(src, of="L", wrt=wrt, backend="dask")(**chunked(arrays, chunks)),
                     tc.grad(src, of="L", wrt=wrt)(**arrays))
+
+
+def test_a_mean_pool_backward_through_tanh_equals_numpy():
+    # the NumPy backend multiplies the window's cotangent in one window column at a time
+    # (rt.multiply_over); the dask backend broadcasts it per block
+    spec = ("S[n, c, i, j] = mean(tanh(C[n, c, 2*i + p, 2*j + q]))   where p < 2, q < 2\n"
+            "L = sum(S[n, c, i, j] * V[n, c, i, j])")
+    rng = np.random.default_rng(3)
+    c, v = rng.standard_normal((2, 3, 8, 8)), rng.standard_normal((2, 3, 4, 4))
+    want = tc.grad(spec, of="L", wrt="C")(C=c, V=v)["dC"]
+    got = tc.grad(spec, of="L", wrt="C", backend="dask")(C=da.from_array(c, chunks=(1, 3, 4, 4)),
+                                                          V=v)["dC"]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
