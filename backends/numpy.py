@@ -16,6 +16,7 @@ from tensorc.ir.printer import print_access, print_stmt
 from tensorc.language.functions import FUNCTIONS
 from tensorc.language.ranges import Analysis, StmtRanges, to_sympy
 from tensorc.plan.lower import choice_costs, scatter_loops
+from tensorc.runtime.kernels import injective
 
 from .base import (Printer, SizePrinter, Step, Val, Writer, extent_name, size_name,
                    tensor_name)
@@ -698,22 +699,17 @@ def _axis_order(stmt: ir.Stmt, info: StmtRanges) -> list[str]:
 
 def _tiles(stmt: ir.Stmt, info: StmtRanges) -> bool:
     """Does a scatter write each position at most once whatever the sizes? Each index in
-    one dimension only; in each dimension every step beyond what the smaller steps reach,
-    their extents literal numbers (``2*i + p``, ``p < 2``)."""
+    one dimension only, and in each dimension the steps injective (every step beyond what
+    the smaller ones reach) with literal extents below the largest (``2*i + p``, ``p < 2``)."""
     names = [n for a in stmt.index for n in a.names()]
     if len(names) != len(set(names)):
         return False
     for a in stmt.index:
-        reach = 0
         steps = sorted((abs(c), n) for n, c in a.terms)
-        for k, (step, name) in enumerate(steps):
-            if step <= reach:
-                return False
-            lo, hi = info.ranges[name]
-            extent = sp.sympify(hi - lo)
-            if k < len(steps) - 1 and not extent.is_Integer:
-                return False
-            reach += step * (int(extent) - 1) if k < len(steps) - 1 else 0
+        extents = [sp.sympify(info.ranges[n][1] - info.ranges[n][0]) for _, n in steps[:-1]]
+        if not all(e.is_Integer for e in extents) or \
+                not injective([step for step, _ in steps], [*map(int, extents), 2]):
+            return False    # (the largest step's extent only needs to exceed 1)
     return True
 
 

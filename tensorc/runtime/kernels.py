@@ -146,7 +146,7 @@ def scatter_add(target: np.ndarray, value: np.ndarray, start, steps, loops) -> N
     axes map to distinct positions, so each iteration is one strided in-place add.
     """
     every = _strides(target.strides, tuple(steps))
-    if value.size and _injective(every, value.shape):    # e.g. pooling windows that tile
+    if value.size and injective(every, value.shape):    # e.g. pooling windows that tile
         _strided(target, tuple(start), value.shape, every, True)[...] += value
         return
     kept = [a for a in range(value.ndim) if a not in loops]
@@ -208,7 +208,7 @@ def scatter_contract(target: np.ndarray, eq: str, operands, start, steps, loops)
     size = {x: n for axes, op in zip(inputs, operands) for x, n in zip(axes, op.shape)}
     if not all(size[x] for x in looped):
         return          # no offsets: nothing is added
-    if _injective(_strides(target.strides, tuple(steps)), tuple(size[x] for x in output)):
+    if injective(_strides(target.strides, tuple(steps)), tuple(size[x] for x in output)):
         # one-to-one (a flatten, V[k, 16*c + 4*i + j]): scatter_add adds it in one pass
         scatter_add(target, einsum(eq, *operands), start, steps, loops)
         return
@@ -294,7 +294,7 @@ def _buffer_dims(order: str, steps, letters, ndim: int) -> list[int]:
     return sorted(range(ndim), key=rank)
 
 
-def _injective(strides, shape) -> bool:
+def injective(strides, shape) -> bool:
     """Do these strides send every index to a different place? (Each stride, in
     increasing order, steps past everything the smaller ones can reach.)"""
     reach = 0
