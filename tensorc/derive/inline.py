@@ -78,13 +78,7 @@ def _substitute(reader: ir.Stmt, stmt: ir.Stmt) -> ir.Stmt:
 
 
 def _replace(e: ir.Expr, old: ir.Expr, new: ir.Expr) -> ir.Expr:
-    if e == old:
-        return new
-    if isinstance(e, ir.Call):
-        return ir.Call(e.fn, tuple(_replace(a, old, new) for a in e.args))
-    if isinstance(e, ir.Reduce):
-        return ir.Reduce(e.op, e.over, _replace(e.body, old, new))
-    return e
+    return new if e == old else e.map(lambda child: _replace(child, old, new))
 
 
 def _flatten_sums(e: ir.Expr) -> ir.Expr:

@@ -166,8 +166,4 @@ def _times_factor(e: ir.Expr, tensor: str, factor: str, positions) -> ir.Expr:
         kept = tuple(ix for p, ix in enumerate(e.index) if p not in positions)
         return alg.mul(ir.Access(tensor, kept),
                        ir.Access(factor, tuple(e.index[p] for p in positions)))
-    if isinstance(e, ir.Call):
-        return ir.Call(e.fn, tuple(_times_factor(a, tensor, factor, positions) for a in e.args))
-    if isinstance(e, (ir.Reduce, ir.ArgMax)):
-        return dataclasses.replace(e, body=_times_factor(e.body, tensor, factor, positions))
-    return e
+    return e.map(lambda child: _times_factor(child, tensor, factor, positions))

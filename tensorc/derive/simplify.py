@@ -105,11 +105,7 @@ def rename_bound(e: ir.Expr, taken: set[str], fresh) -> ir.Expr:
         body = substitute(e.body, clash) if clash else e.body
         over = tuple(clash[n].plain() if n in clash else n for n in e.over)
         return ir.Reduce(e.op, over, rename_bound(body, taken | set(over), fresh))
-    if isinstance(e, ir.Call):
-        return ir.Call(e.fn, tuple(rename_bound(a, taken, fresh) for a in e.args))
-    if isinstance(e, ir.ArgMax):
-        return ir.ArgMax(e.op, e.over, rename_bound(e.body, taken, fresh))
-    return e
+    return e.map(lambda child: rename_bound(child, taken, fresh))
 
 
 def scoped(e: ir.Expr) -> ir.Expr:
@@ -120,13 +116,7 @@ def scoped(e: ir.Expr) -> ir.Expr:
     the left side: ``c`` would be summed over ``x[c]`` alone.)"""
     if isinstance(e, ir.Reduce) and e.op == "sum":
         return _scoped_sum(e.over, scoped(e.body))
-    if isinstance(e, ir.Reduce):
-        return ir.Reduce(e.op, e.over, scoped(e.body))
-    if isinstance(e, ir.Call):
-        return ir.Call(e.fn, tuple(scoped(a) for a in e.args))
-    if isinstance(e, ir.ArgMax):
-        return ir.ArgMax(e.op, e.over, scoped(e.body))
-    return e
+    return e.map(scoped)
 
 
 def _scoped_sum(over: tuple[str, ...], e: ir.Expr) -> ir.Expr:

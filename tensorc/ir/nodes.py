@@ -6,6 +6,7 @@ boundary mode), constants and Kronecker deltas; every reduction is explicit.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -83,6 +84,10 @@ class Expr:
     def children(self) -> tuple["Expr", ...]:
         return ()
 
+    def map(self, f) -> "Expr":
+        """This node with ``f`` applied to each child expression (a leaf: itself)."""
+        return self
+
 
 @dataclass(frozen=True)
 class Const(Expr):
@@ -115,6 +120,9 @@ class Call(Expr):
     def children(self):
         return self.args
 
+    def map(self, f):
+        return Call(self.fn, tuple(f(a) for a in self.args))
+
 
 @dataclass(frozen=True)
 class _Across(Expr):
@@ -126,6 +134,9 @@ class _Across(Expr):
 
     def children(self):
         return (self.body,)
+
+    def map(self, f):
+        return dataclasses.replace(self, body=f(self.body))
 
 
 @dataclass(frozen=True)
@@ -287,9 +298,7 @@ def substitute(e: Expr, names: dict[str, Affine]) -> Expr:
         renamed = {k: v for k, v in names.items() if k not in e.over or v.plain()}
         return ArgMax(e.op, tuple(renamed[n].plain() if n in renamed else n for n in e.over),
                       substitute(e.body, renamed))
-    if isinstance(e, Call):
-        return Call(e.fn, tuple(substitute(a, names) for a in e.args))
-    return e
+    return e.map(lambda child: substitute(child, names))
 
 
 def substitute_affine(a: Affine, names: dict[str, Affine]) -> Affine:

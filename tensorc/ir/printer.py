@@ -116,11 +116,7 @@ def distinct_bound(s: ir.Stmt) -> ir.Stmt:
                          for n, new in clash.items() if n in ranges)
             over = tuple(clash[n].plain() if n in clash else n for n in e.over)
             return ir.Reduce(e.op, over, visit(ir.substitute(e.body, clash)))
-        if isinstance(e, ir.Call):
-            return ir.Call(e.fn, tuple(visit(a) for a in e.args))
-        if isinstance(e, ir.ArgMax):
-            return ir.ArgMax(e.op, e.over, visit(e.body))
-        return e
+        return e.map(visit)
     expr = visit(s.expr)
     if expr == s.expr:
         return s
