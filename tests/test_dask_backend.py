@@ -191,6 +191,9 @@ def test_errors_as_numpy_backend(client):
         dask_prog(src)(A=a)
     with pytest.raises(tc.InputError, match="unexpected input Q"):
         dask_prog(src)(A=a, B=da.ones((3, 2)), Q=a)
+    with pytest.raises(tc.InputError, match="input A is not an array of real numbers: "
+                                            "its dtype is complex128"):
+        dask_prog(src)(A=da.ones((2, 3), dtype=complex), B=b)
 
 
 def test_unknown_backend_still_rejected():

@@ -285,6 +285,34 @@ def test_unexpected_input():
         prog(A=np.ones((3, 4)), x=np.ones(4), z=np.ones(1))
 
 
+@pytest.mark.parametrize("value, why", [
+    (np.array([1 + 2j, 3j]), "dtype is complex128"),      # would drop the imaginary parts
+    (np.array([None, 1.0], dtype=object), "dtype is object"),   # None would become NaN
+    (["a", "b"], "dtype is <U1"),
+    ({"a": 1}, "dtype is object"),
+    ([[1.0, 2.0], [3.0]], "inhomogeneous shape"),
+])
+def test_input_that_is_not_real_numbers(value, why):
+    prog = tc.compile("Y[i] = 2 * x[i]")
+    with pytest.raises(tc.InputError, match=f"input x is not an array of real numbers: .*{why}"):
+        prog(x=value)
+
+
+def test_integer_and_boolean_inputs_compute_in_float64():
+    prog = tc.compile("Y[i] = x[i] / 2")
+    for value in (np.arange(3), np.array([True, False, True]), [1, 2, 3]):
+        got = prog(x=value)["Y"]
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, np.asarray(value, np.float64) / 2)
+
+
+def test_positional_inputs_are_refused():
+    prog = tc.compile("Y[i] = A[i, k] * x[k]")
+    with pytest.raises(tc.InputError, match=r"pass the inputs by name, as in prog\(A=\.\.\.\) "
+                                            r"\(the program takes A, x\)"):
+        prog(np.ones((3, 4)), np.ones(4))
+
+
 # ---------------------------------------------------------------- awkward names
 
 AWKWARD = ["lambda", "sum", "np", "cp", "out", "exec", "rt", "dt", "special", "program",

@@ -19,7 +19,7 @@ import opt_einsum
 
 from ..errors import TensorcError
 from . import kernels
-from .kernels import result_type  # noqa: F401  (re-exported for generated code)
+from .kernels import as_real, result_type  # noqa: F401  (result_type: for generated code)
 
 try:
     import dask
@@ -46,13 +46,10 @@ def as_input(value):
     CuPy blocks); other arrays become dask arrays of the configured ``array.backend``."""
     require_dask()
     if isinstance(value, da.Array):
-        return value if np.issubdtype(value.dtype, np.floating) else value.astype(np.float64)
+        return as_real(value)
     if hasattr(value, "__cuda_array_interface__"):          # a CuPy array
         return da.from_array(value, chunks=value.shape, asarray=False)
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    chunked = da.asarray(array)
+    chunked = da.asarray(as_real(np.asarray(value)))
     return chunked if dask.config.get("array.backend", "numpy") == "numpy" \
         else chunked.to_backend()
 

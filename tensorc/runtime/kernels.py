@@ -23,6 +23,18 @@ GATHER_SLACK = 1.6  # ... and how much more work than the scatter's a gather may
 PAD_MODES = {"zero": "constant", "wrap": "wrap", "reflect": "symmetric", "clamp": "edge"}
 
 
+def as_real(array):
+    """``array`` (NumPy or dask) as floating point: floats as they are, integers and booleans
+    converted to float64; a TypeError for anything else (complex values would lose their
+    imaginary parts, an object array's None would become NaN)."""
+    kind = array.dtype.kind     # (np.issubdtype costs more than the rest of a call)
+    if kind == "f":
+        return array
+    if kind not in "biu":
+        raise TypeError(f"its dtype is {array.dtype}; tensorc computes with real numbers")
+    return array.astype(np.float64)
+
+
 def result_type(*arrays) -> np.dtype:
     """The floating dtype a program computes in: float32 stays float32.
 

@@ -10,7 +10,7 @@ from ..errors import InputError, ShapeError
 from ..ir import nodes as ir
 from ..ir.printer import print_program
 from ..language.ranges import Analysis, dim_symbol, like_shape
-from .kernels import result_type
+from .kernels import as_real, result_type
 from .memory import keep_freed_memory
 
 
@@ -79,7 +79,11 @@ class Program:
         self.bind(shapes)
         return plan_report(self, shapes)
 
-    def __call__(self, /, **arrays) -> dict[str, np.ndarray]:
+    def __call__(self, /, *positional, **arrays) -> dict[str, np.ndarray]:
+        if positional:
+            raise InputError(f"pass the inputs by name, as in prog({self.inputs[0]}=...) "
+                             f"(the program takes {', '.join(self.inputs)})"
+                             if self.inputs else "the program takes no inputs")
         return dict(zip(self.outputs, self._compute(self._outputs(arrays))))
 
     def lazy(self, /, **arrays) -> dict:
@@ -92,12 +96,18 @@ class Program:
         extra = [n for n in arrays if n not in self.inputs and n not in self.accepts]
         if missing or extra:
             raise InputError(_input_message(self.inputs, missing, extra))
-        values = [self._as_input(arrays[n]) for n in self.inputs]
+        values = [self._input(n, arrays[n]) for n in self.inputs]
         shapes = {n: v.shape for n, v in zip(self.inputs, values)}
         self.bind(shapes)
         self._last_shapes = shapes
         self._last_dtypes = [v.dtype for v in values]
         return self._run(*values)
+
+    def _input(self, name: str, value):
+        try:
+            return self._as_input(value)
+        except (TypeError, ValueError) as err:  # a ragged list, a dict, strings, complex
+            raise InputError(f"input {name} is not an array of real numbers: {err}") from None
 
     def bind(self, shapes: dict[str, tuple]) -> dict:
         """Check input shapes against the spec; the sizes of every dimension, cached."""
@@ -114,10 +124,8 @@ class Program:
 def _as_array(value) -> np.ndarray:
     if hasattr(value, "__cuda_array_interface__"):   # a CuPy array: the cupy backend takes it
         return value
-    array = np.asarray(value)
-    if array.dtype.kind != "f":     # (np.issubdtype costs more than the rest of a call)
-        array = array.astype(np.float64)
-    return array
+    return as_real(np.asarray(value))
+
 
 
 def _input_message(inputs, missing, extra) -> str:
