@@ -271,6 +271,29 @@ def test_inputs_too_small_for_valid_conv():
         prog(x=np.ones(2), f=np.ones(4))
 
 
+@pytest.mark.parametrize("src", ["Y[i] = X[i]  where i in -1:3",
+                                 "Y[i] = X[reflect(i - a - 1)] * K[a]   where i in -1:7"])
+def test_left_side_range_below_zero(src):
+    # found by fuzzing: it used to fail inside the generated code (a NumPy broadcast error)
+    column = src.index("i in") + 1
+    with pytest.raises(tc.SpecError, match=rf"line 1, column {column}: index 'i' starts at -1, "
+                                           "but it is a position of Y, and positions start at 0"):
+        tc.compile(src)
+
+
+def test_left_side_range_below_zero_at_call():
+    prog = tc.compile("input X[H]\nY[i] = X[i]  where i in H-6:H")
+    np.testing.assert_array_equal(prog(X=np.ones(7))["Y"], [0, 1, 1, 1, 1, 1, 1])
+    with pytest.raises(tc.ShapeError, match="line 2: index 'i' starts at -2, but it is a "
+                                            "position of Y"):
+        prog(X=np.ones(4))
+
+
+def test_summed_index_may_start_below_zero():
+    prog = tc.compile("s = sum(X[i])  where i in -1:3")     # reads X[-1] as zero padding
+    assert prog(X=np.arange(1.0, 6.0))["s"] == 6.0
+
+
 # ---------------------------------------------------------------- InputError
 
 def test_missing_input():

@@ -115,7 +115,7 @@ def _statement(ctx: _Context, node: ast.Assign) -> ir.Stmt:
         raise ctx.error(f"'{target}' is read in its own definition before it has a value; "
                         "assign it first (or name the input differently)", node.target)
     where = tuple(_constraint(ctx, c, index_vars) for c in node.where)
-    _check_where(ctx, node, where)
+    _check_where(ctx, node, where, set() if accumulate else lhs_names)
     _note_rank(ctx, target, len(lhs), node.target)
     ctx.assigned.setdefault(target, node.span.line)
     return ir.Stmt(target, lhs, expr, accumulate, where, node.span.line,
@@ -186,12 +186,21 @@ def _constraint(ctx: _Context, node: ast.Constraint, index_vars) -> ir.Range:
     return ir.Range(name, lo, hi)
 
 
-def _check_where(ctx: _Context, node: ast.Assign, where) -> None:
+def _check_where(ctx: _Context, node: ast.Assign, where, written: set[str]) -> None:
+    """No index ranged twice; none that '=' writes through starts below position 0."""
     seen = set()
     for rng, c in zip(where, node.where):
         if rng.index in seen:
             raise ctx.error(f"index '{rng.index}' has two ranges in where", c)
         seen.add(rng.index)
+        if rng.index in written and rng.lo.is_constant and rng.lo.const < 0:
+            raise ctx.error(below_zero(node.target.id, rng.index, rng.lo.const), c)
+
+
+def below_zero(target: str, index: str, lo: int) -> str:
+    """The message for a left-side index of '=' whose range starts below 0."""
+    return (f"index '{index}' starts at {lo}, but it is a position of {target}, and "
+            "positions start at 0: shift its range to start at 0 and its reads with it")
 
 
 def _affine(ctx: _Context, node: ast.Node, index_vars) -> ir.Affine:

@@ -9,6 +9,7 @@ import sympy as sp
 from ..errors import InputError, ShapeError
 from ..ir import nodes as ir
 from ..ir.printer import print_program
+from ..language.check import below_zero
 from ..language.ranges import Analysis, dim_symbol, like_shape
 from .kernels import as_real, result_type
 from .memory import keep_freed_memory
@@ -166,8 +167,11 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
                              f"{check.second.tensor} dimension {check.second.dim}")
     for stmt, info in zip(program.stmts, analysis.stmts):
         _check_writes(stmt, info, values)
+        written = set() if stmt.accumulate else {a.plain() for a in stmt.index}
         for name, (lo, hi) in info.ranges.items():
             lo_v, hi_v = (_value(e, values) for e in (lo, hi))
+            if lo_v < 0 and name in written:
+                raise ShapeError(f"line {stmt.line}: {below_zero(stmt.target, name, lo_v)}")
             if hi_v < lo_v or (hi_v == lo_v and name in _max_min_indices(stmt)):
                 raise ShapeError(f"index '{name}' (line {stmt.line}) has the empty range "
                                  f"{lo_v}:{hi_v}: the inputs are too small for this statement"
