@@ -294,6 +294,33 @@ def test_summed_index_may_start_below_zero():
     assert prog(X=np.arange(1.0, 6.0))["s"] == 6.0
 
 
+@pytest.mark.parametrize("divisor", ["0", "0.0"])
+def test_division_by_constant_zero(divisor):
+    with pytest.raises(tc.SpecError, match=r"line 1, column 15: division by the constant 0\n"
+                                           r"  Y\[i\] = X\[i\] / " + divisor.replace(".", r"\.")
+                       + r"\n {16}\^"):
+        tc.compile(f"Y[i] = X[i] / {divisor}")
+
+
+def test_derivative_that_divides_by_zero():
+    # found by fuzzing: sympy's d/dx (x / (1 - 1)) is zoo, which crashed float()
+    with pytest.raises(tc.SpecError, match=r"a derivative here divides by zero \(zoo\); "
+                                           "is a divisor 0"):
+        tc.grad("L = sum(X[i] / (1 - 1))", of="L", wrt="X")
+
+
+@pytest.mark.parametrize("mode", ["wrap", "reflect", "clamp"])
+def test_boundary_wrapper_over_an_empty_dimension(mode):
+    # found by fuzzing: np.pad failed with "can't extend empty axis 0 using modes ..."
+    prog = tc.compile(f"Z[i] = X[i + j] * U[j]   where i in 0:0\n"
+                      f"Y[i] = Z[{mode}(i + j)] * V[j]   where i in 0:4")
+    with pytest.raises(tc.ShapeError, match=rf"line 2: Z dimension 0 is empty, and "
+                                            rf"{mode}\(\.\.\.\) needs at least one value"):
+        prog(X=np.ones(3), U=np.ones(2), V=np.ones(2))
+    with pytest.raises(tc.ShapeError, match=rf"line 1: X dimension 0 is empty, and {mode}"):
+        tc.compile(f"Y[i] = X[{mode}(i)]   where i in 0:3")(X=np.ones(0))
+
+
 # ---------------------------------------------------------------- InputError
 
 def test_missing_input():

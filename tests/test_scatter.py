@@ -477,6 +477,19 @@ def test_scatter_into_a_declared_output_drops_each_write_outside(mode):
     close(prog(X=X, K=K)["S"], expected)
 
 
+@pytest.mark.parametrize("mode", ["wrap", "reflect", "clamp"])
+@pytest.mark.parametrize("first", ["output S[3]", "S[i] = 0 * T[i]"])
+def test_wrapped_plain_index_on_the_left_side_folds_writes_back(mode, first):
+    """`S[wrap(i)] += X[i]` with i longer than S: the wrapper maps each write back (before:
+    a plain index under a wrapper on the left side was taken as S's size, a ShapeError)."""
+    x = np.arange(1.0, 6.0)
+    prog = tc.compile(f"{first}\nS[{mode}(i)] += X[i]")
+    expected = np.zeros(3)
+    for i in range(5):
+        expected[boundary_index(i, 3, mode)] += x[i]
+    close(prog(X=x, **({"T": np.ones(3)} if "T" in first else {}))["S"], expected)
+
+
 def test_declared_scatter_size_symbol_and_mismatched_assign():
     prog = tc.compile("input X[C, N]\noutput S[3, N]\nS[o, i + a - 1] += X[c, i] * K[o, c, a]")
     X, K = np.ones((2, 5)), np.ones((3, 2, 3))

@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from ..errors import SpecError
 from ..ir import nodes as ir
 from ..language.functions import FUNCTIONS
 
@@ -111,6 +112,8 @@ def to_ir(e: sp.Expr, env: dict[sp.Symbol, ir.Expr]) -> ir.Expr:
     if e in env:
         return env[e]
     if e.is_number:
+        if not e.is_extended_real:      # sympy's zoo: a constant divisor that is 0
+            raise SpecError(f"a derivative here divides by zero ({e}); is a divisor 0?")
         return ir.Const(float(e))
     if e.is_Add:
         return _sum(e, env)

@@ -328,6 +328,8 @@ class _Lowering:
         if isinstance(node, ast.Neg):
             return ir.Call("neg", (self._lower(node.operand),))
         if isinstance(node, ast.BinOp):
+            if node.op == "/" and isinstance(node.right, ast.Number) and node.right.value == 0:
+                raise self.ctx.error("division by the constant 0", node.right)
             return ir.Call(OPERATORS[node.op], (self._lower(node.left), self._lower(node.right)))
         if isinstance(node, ast.Call):
             return self._call(node)

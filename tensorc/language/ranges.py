@@ -249,8 +249,8 @@ def _reads(stmt: ir.Stmt, analysis: Analysis) -> list[tuple[ir.Access, tuple]]:
         if acc.tensor not in analysis.shapes:
             raise SpecError(f"line {stmt.line}: '{acc.tensor}' is read before it is assigned")
         reads.append((acc, analysis.shapes[acc.tensor]))
-    if stmt.accumulate and stmt.target in analysis.shapes and all(a.plain() for a in stmt.index) \
-            and stmt.target not in analysis.likes:
+    if stmt.accumulate and not stmt.modes and stmt.target in analysis.shapes \
+            and all(a.plain() for a in stmt.index) and stmt.target not in analysis.likes:
         lhs = ir.Access(stmt.target, tuple(ir.Index(a) for a in stmt.index))
         reads.append((lhs, analysis.shapes[stmt.target]))
     return reads

@@ -167,6 +167,7 @@ def _bind(analysis: Analysis, program: ir.Program, shapes: dict[str, tuple]) -> 
                              f"{check.second.tensor} dimension {check.second.dim}")
     for stmt, info in zip(program.stmts, analysis.stmts):
         _check_writes(stmt, info, values)
+        _check_wrapped(stmt, analysis.shapes, values)
         written = set() if stmt.accumulate else {a.plain() for a in stmt.index}
         for name, (lo, hi) in info.ranges.items():
             lo_v, hi_v = (_value(e, values) for e in (lo, hi))
@@ -196,6 +197,15 @@ def _check_like(tensor: str, models, analysis: Analysis, values) -> None:
 def _max_min_indices(stmt: ir.Stmt) -> set[str]:
     return {n for node in ir.walk(stmt.expr) if isinstance(node, ir.Reduce)
             and node.op in ("max", "min") for n in node.over}
+
+
+def _check_wrapped(stmt: ir.Stmt, shapes: dict, values) -> None:
+    """A boundary wrapper needs a value to wrap to: its dimension may not be empty."""
+    for access in (*ir.accesses(stmt.expr), stmt.lhs()):
+        for d, ix in enumerate(access.index):
+            if ix.mode != "zero" and _value(shapes[access.tensor][d], values) == 0:
+                raise ShapeError(f"line {stmt.line}: {access.tensor} dimension {d} is empty, "
+                                 f"and {ix.mode}(...) needs at least one value to read")
 
 
 def _check_writes(stmt: ir.Stmt, info, values) -> None:
