@@ -548,3 +548,14 @@ def test_factored_hessian_leaves_out_the_delta():
     factor = h(**arrays)["H"]
     dense = tc.hessian(src, of="L", wrt="U")(**arrays)["H"]
     np.testing.assert_allclose(np.einsum("ac,bd->abcd", np.eye(3), factor), dense, rtol=1e-12)
+
+
+def test_cotangent_that_no_derived_statement_reads():
+    # found by fuzzing: d/dX (X - X) simplifies to 0, so no statement reads dY, and binding
+    # its `like Y` shape failed with KeyError: 'dY'
+    g = tc.grad("Y[i] = X[i] - X[i]", of="Y", wrt="X")
+    assert g.inputs == ("dY", "X")
+    np.testing.assert_array_equal(g(X=np.ones(3), dY=np.ones(3))["dX"], np.zeros(3))
+    with pytest.raises(tc.ShapeError, match="dY dimension 0 has size 4, but dY is declared "
+                                            "like Y, which gives size 3"):
+        g(X=np.ones(3), dY=np.ones(4))

@@ -93,6 +93,8 @@ def _analyse(program: ir.Program, source: str, grown: dict) -> Analysis:
     _require_bound_sizes(program, analysis, source)
     for stmt in program.stmts:
         analysis.stmts.append(_statement(stmt, analysis, source, grown.get(stmt.target)))
+    for tensor in program.inputs:   # a `like` input no statement reads (a cotangent whose
+        _resolve_like(tensor, analysis, 0)      # gradient simplified to 0) still has a shape
     return analysis
 
 

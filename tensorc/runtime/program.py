@@ -128,7 +128,6 @@ def _as_array(value) -> np.ndarray:
     return as_real(np.asarray(value))
 
 
-
 def _input_message(inputs, missing, extra) -> str:
     parts = []
     if missing:
