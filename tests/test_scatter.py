@@ -564,3 +564,21 @@ def test_multiply_over_equals_broadcasting():
     close(multiply_over(b, a, (4,)), a * b)
     close(multiply_over(a, b, (2, 4)), a * b)
     assert multiply_over(a.astype(np.float32), b.astype(np.float32), (4,)).dtype == np.float32
+
+
+@pytest.mark.parametrize("gather", [True, False])
+def test_scatter_of_a_term_that_is_not_zero_outside_the_kernel(monkeypatch, gather):
+    """``dX[i + a] += dZ[i] * (W[a] + 1)`` as a gather would read W through zero padding,
+    where ``W[a] + 1`` is 1, not 0: it is only gathered when the read is a factor (found by
+    fuzzing derived gradients against finite differences; it was wrong in either form the
+    run-time cost test picked, here forced both ways)."""
+    from tensorc.runtime import kernels
+    monkeypatch.setattr(kernels, "gather_wins", lambda *costs: gather)
+    prog = tc.compile("input X[N]\noutput dX like X\ndX[i + a] += dZ[i] * (W[a] + 1)   "
+                      "where i in 0:4")
+    dz, w = np.array([1.0, -2.0, 3.0, 0.5]), np.array([2.0, -1.0])
+    expected = np.zeros(4)
+    for i, a in itertools.product(range(4), range(2)):
+        if i + a < 4:
+            expected[i + a] += dz[i] * (w[a] + 1)
+    close(prog(dZ=dz, W=w, X=np.zeros(4))["dX"], expected)

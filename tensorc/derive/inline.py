@@ -49,21 +49,10 @@ def _reader(stmt: ir.Stmt, k: int, stmts, outputs) -> int | None:
     if len(readers) != 1 or readers[0] < k:
         return None
     reads = [a for a in ir.accesses(stmts[readers[0]].expr) if a.tensor == stmt.target]
-    if len(reads) != 1 or not _is_factor(stmts[readers[0]].expr, reads[0]):
+    if len(reads) != 1 or not alg.is_factor(stmts[readers[0]].expr, reads[0]):
         return None
     plain = [ix.expr.plain() if ix.mode == "zero" else None for ix in reads[0].index]
     return readers[0] if all(plain) and len(set(plain)) == len(plain) else None
-
-
-def _is_factor(e: ir.Expr, access: ir.Access) -> bool:
-    """Is ``access`` a factor of the product at the top of ``e`` (under sums)?"""
-    if e == access:
-        return True
-    if isinstance(e, ir.Reduce) and e.op == "sum":
-        return _is_factor(e.body, access)
-    if isinstance(e, ir.Call) and e.fn == "mul":
-        return any(_is_factor(a, access) for a in e.args)
-    return False
 
 
 def _substitute(reader: ir.Stmt, stmt: ir.Stmt) -> ir.Stmt:

@@ -86,6 +86,18 @@ def fold(e: ir.Expr) -> ir.Expr:
 substitute, affine = ir.substitute, ir.substitute_affine   # (IR transforms; here for derive)
 
 
+def is_factor(e: ir.Expr, access: ir.Access) -> bool:
+    """Is ``access`` a factor of the product at the top of ``e`` (under sums and signs)?
+    Then ``e`` is 0 wherever ``access`` reads 0."""
+    if e == access:
+        return True
+    if isinstance(e, ir.Reduce) and e.op == "sum":
+        return is_factor(e.body, access)
+    if isinstance(e, ir.Call) and e.fn in ("mul", "neg"):
+        return any(is_factor(a, access) for a in e.args)
+    return False
+
+
 def drop_factor(e: ir.Expr, factor: ir.Expr) -> ir.Expr:
     """The product ``e`` without one occurrence of ``factor`` (``e`` itself if it has none)."""
     if e == factor:

@@ -71,14 +71,17 @@ def _as_gather(stmt: ir.Stmt, analysis: Analysis, reindexing_only: bool) -> ir.S
 
 def _invertible(a: ir.Affine, stmt: ir.Stmt, fixed: set[str]):
     """For ``i + a + c`` on the left: (i, a) where ``i`` is written only there, read once,
-    plainly, and can be solved for (``i = h - a - c``); None otherwise."""
+    plainly, by a factor of the product (the gather reads it through zero padding: the
+    term must then be 0, as with ``(W[i] + 1)`` it is not), and can be solved for
+    (``i = h - a - c``); None otherwise."""
     if a.symbols or len(a.terms) != 2 or any(c != 1 for _, c in a.terms):
         return None
     lhs_uses = [n for b in stmt.index for n in b.names()]
     for out, kernel in (a.names(), a.names()[::-1]):
         if out in fixed or lhs_uses.count(out) != 1:
             continue
-        if _read_once_plainly(stmt.expr, out):
+        if _read_once_plainly(stmt.expr, out) and alg.is_factor(stmt.expr, next(
+                x for x in ir.accesses(stmt.expr) if out in x.names())):
             return out, kernel
     return None
 
