@@ -559,3 +559,27 @@ def test_cotangent_that_no_derived_statement_reads():
     with pytest.raises(tc.ShapeError, match="dY dimension 0 has size 4, but dY is declared "
                                             "like Y, which gives size 3"):
         g(X=np.ones(3), dY=np.ones(4))
+
+
+@pytest.mark.parametrize("src, shapes", [
+    ("Z[i] = X[i + a] - W[a]", {"X": (5,), "W": (2,)}),
+    ("Z[i] = X[i + a] - W[a]   where i in 0:4", {"X": (4,), "W": (2,)}),
+    ("Z[i] = X[2*i + a] + W[a]   where i in 0:3", {"X": (4,), "W": (2,)}),
+    ("Z[i] = tanh(X[i + a - 1]) - W[a]   where i in 0:4", {"X": (4,), "W": (3,)}),
+    ("Z[i] = X[i + a] * W[a] + X[i + a]   where i in 0:4", {"X": (4,), "W": (2,)}),
+    ("Z[n, o] = sum(X[n, c, i + a] * K[o, c, a] + B[o])", {"X": (2, 3, 5), "K": (4, 3, 2),
+                                                           "B": (4,)}),
+])
+def test_index_sized_by_a_read_the_gradient_loses(src, shapes):
+    """In ``Z[i] = X[i + a] - W[a]`` only ``W[a]`` says how far ``a`` runs; ``dX[i + a] +=
+    dZ[i]`` keeps no such read, so it must say ``where a in 0:W0`` (it inferred a range from
+    its left side instead: dX was 0, or partly wrong, with no error). Found by fuzzing."""
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.standard_normal(s) for k, s in shapes.items()}
+    forward = tc.compile(src)
+    out = forward(**arrays)["Z"]
+    cotangent = rng.standard_normal(out.shape)
+    grads = tc.grad(src, of="Z", wrt=list(shapes))(**arrays, dZ=cotangent)
+    for name in shapes:
+        expected = numeric_vjp(lambda a: forward(**a)["Z"], arrays, name, cotangent)
+        np.testing.assert_allclose(grads[f"d{name}"], expected, rtol=1e-6, atol=1e-8)

@@ -73,12 +73,15 @@ def _invertible(a: ir.Affine, stmt: ir.Stmt, fixed: set[str]):
     """For ``i + a + c`` on the left: (i, a) where ``i`` is written only there, read once,
     plainly, by a factor of the product (the gather reads it through zero padding: the
     term must then be 0, as with ``(W[i] + 1)`` it is not), and can be solved for
-    (``i = h - a - c``); None otherwise."""
+    (``i = h - a - c``), while ``a`` keeps a range of its own (a where, a plain position
+    on the left or a plain read); None otherwise."""
     if a.symbols or len(a.terms) != 2 or any(c != 1 for _, c in a.terms):
         return None
     lhs_uses = [n for b in stmt.index for n in b.names()]
+    sized = fixed | {b.plain() for b in stmt.index} | {
+        ix.expr.plain() for x in ir.accesses(stmt.expr) for ix in x.index if ix.mode == "zero"}
     for out, kernel in (a.names(), a.names()[::-1]):
-        if out in fixed or lhs_uses.count(out) != 1:
+        if out in fixed or lhs_uses.count(out) != 1 or kernel not in sized:
             continue
         if _read_once_plainly(stmt.expr, out) and alg.is_factor(stmt.expr, next(
                 x for x in ir.accesses(stmt.expr) if out in x.names())):
