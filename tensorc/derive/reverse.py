@@ -67,15 +67,6 @@ def reverse(program: ir.Program, request: Request) -> ir.Program:
     return ir.Program(tuple(decls), stmts, outputs)
 
 
-def _written(info: "_ForwardRanges", name: str, stmt: ir.Stmt) -> ir.Range:
-    written = info.written(name)
-    if written is None:
-        raise SpecError(f"line {stmt.line}: cannot derive: the derived statement needs the "
-                        f"range of '{name}' written out, and it is not affine in the inputs' "
-                        f"sizes; give it with `where {name} in ...`")
-    return written
-
-
 # --- which tensors need adjoints -------------------------------------------------
 def _active(program: ir.Program, request: Request) -> frozenset[str]:
     graph = dataflow(program)
@@ -267,14 +258,19 @@ def _where(stmt: ir.Stmt, body: ir.Expr, lhs, info) -> tuple[ir.Range, ...]:
     counted = [n for node in ir.walk(body) if isinstance(node, ir.Count) for n in node.over
                if n not in placed]
     for name in dict.fromkeys(counted):
-        where.append(_written(info, name, stmt))
+        if info.written(name) is None:
+            raise SpecError(f"line {stmt.line}: cannot derive: the derived statement needs "
+                            f"the range of '{name}' written out, and it is not affine in the "
+                            f"inputs' sizes; give it with `where {name} in ...`")
+        where.append(info.written(name))
     sized = {ix.expr.plain() for node in ir.walk(body) if isinstance(node, ir.Access)
              for ix in node.index if ix.mode == "zero"} | {ix.expr.plain() for ix in lhs}
     unsized = [n for n in sorted(used - sized) if n in info.ranges]
     for name in dict.fromkeys([*(n for a in stmt.index if info.scatter and not a.plain()
                                  for n in a.names() if n in used), *unsized]):
-        if all(r.index != name for r in where) and info.written(name) is not None:
-            where.append(info.written(name))
+        written = info.written(name) if all(r.index != name for r in where) else None
+        if written is not None:
+            where.append(written)
     return tuple(where)
 
 
@@ -289,19 +285,17 @@ class _ForwardRanges:
     def written(self, name: str) -> ir.Range | None:
         """``where name in lo:hi`` with the bounds affine in the inputs' sizes (assigned
         tensors' sizes replaced by their formulas), or None."""
-        lo, hi = (_affine_size(_in_inputs(b, self.defs)) for b in self.ranges[name])
+        lo, hi = (_affine_size(self._in_inputs(b)) for b in self.ranges[name])
         return None if lo is None or hi is None else ir.Range(name, lo, hi)
 
-
-def _in_inputs(size, defs) -> sp.Expr:
-    """A size with every assigned tensor's size replaced by its formula."""
-    size = sp.sympify(size)
-    for _ in range(len(defs) + 1):
-        again = size.xreplace(defs)
-        if again == size:
-            break
-        size = again
-    return size
+    def _in_inputs(self, size) -> sp.Expr:
+        size = sp.sympify(size)
+        for _ in range(len(self.defs) + 1):
+            again = size.xreplace(self.defs)
+            if again == size:
+                break
+            size = again
+        return size
 
 
 def _ranges(forward: Analysis, k: int) -> _ForwardRanges:

@@ -106,7 +106,6 @@ def _read_once_plainly(expr: ir.Expr, name: str) -> bool:
     return uses == 1
 
 
-
 COMPARISONS = ("gt", "ge", "lt", "le", "eq", "ne")
 
 
