@@ -21,6 +21,7 @@ from ..ir import nodes as ir
 from ..language.ranges import Analysis, analyse
 from ..plan.graph import dataflow
 from . import simplify as alg
+from .inline import canonical_size
 from .rules import Context, adjoint
 
 
@@ -245,10 +246,13 @@ def _where(stmt: ir.Stmt, body: ir.Expr, lhs, info) -> tuple[ir.Range, ...]:
     """The statement's ranges the derived one uses, and an explicit range for each index
     only a ``count`` names (its range was inferred from reads the derivative lost), for
     each index of a scatter's compound left side (the derived reads of that pattern must
-    not narrow it: the scatter dropped its writes outside one by one), and for each index
+    not narrow it: the scatter dropped its writes outside one by one), for each index
+    that sweeps part of a dimension it indexes plainly (``H[i] = X[i - a] * V[a]`` leaves
+    ``H[0]`` zero, and ``dH[0]`` must reach no ``dX``), and for each index
     no plain read sizes any more (``Z[i] = X[i + a] - W[a]`` gives ``dX[i + a] += dZ[i]``:
-    nothing left says that ``a`` spans ``W``; a forward range text cannot write, such as
-    ``Min(N, N - K + 1)``, is left to be inferred)."""
+    nothing left says that ``a`` spans ``W``). A forward range text cannot write (a
+    minimum or a floor of sizes that stays one with every size at least 1) is left to be
+    inferred."""
     used = set(ir.index_names(body)) | {n for ix in lhs for n in ix.expr.names()}
     where = [r for r in stmt.where if r.index in used]
     placed = {r.index for r in where} | {n for ix in lhs for n in ix.expr.names()} | {
@@ -266,8 +270,12 @@ def _where(stmt: ir.Stmt, body: ir.Expr, lhs, info) -> tuple[ir.Range, ...]:
     sized = {ix.expr.plain() for node in ir.walk(body) if isinstance(node, ir.Access)
              for ix in node.index if ix.mode == "zero"} | {ix.expr.plain() for ix in lhs}
     unsized = [n for n in sorted(used - sized) if n in info.ranges]
+    partial = [ix.expr.plain() for acc in (stmt.lhs(), *ir.accesses(stmt.expr))
+               for ix, size in zip(acc.index, info.forward.shapes.get(acc.tensor, ()))
+               if ix.mode == "zero" and ix.expr.plain() in used
+               and not info.covers(ix.expr.plain(), size)]
     for name in dict.fromkeys([*(n for a in stmt.index if info.scatter and not a.plain()
-                                 for n in a.names() if n in used), *unsized]):
+                                 for n in a.names() if n in used), *unsized, *partial]):
         written = info.written(name) if all(r.index != name for r in where) else None
         if written is not None:
             where.append(written)
@@ -279,8 +287,8 @@ class _ForwardRanges:
     """A forward statement's index ranges, as the derived statements may write them."""
 
     ranges: dict
-    defs: dict
     scatter: bool       # a += into a declared shape (writes outside dropped one by one)
+    forward: Analysis
 
     def written(self, name: str) -> ir.Range | None:
         """``where name in lo:hi`` with the bounds affine in the inputs' sizes (assigned
@@ -288,19 +296,33 @@ class _ForwardRanges:
         lo, hi = (_affine_size(self._in_inputs(b)) for b in self.ranges[name])
         return None if lo is None or hi is None else ir.Range(name, lo, hi)
 
+    def covers(self, name: str, size) -> bool:
+        """Whether index ``name`` ranges over all of a dimension of that size."""
+        lo, hi = self.ranges[name]
+        return all(sp.expand(_at_least_one(canonical_size(gap, self.forward))) == 0
+                   for gap in (lo, hi - size))
+
     def _in_inputs(self, size) -> sp.Expr:
+        """``size`` in the inputs' sizes, simplified as if every size were at least 1
+        (``Max(0, K - 1)`` is ``K - 1``): an empty dimension makes the sum it ranges
+        empty, whatever range the derived statement writes."""
         size = sp.sympify(size)
-        for _ in range(len(self.defs) + 1):
-            again = size.xreplace(self.defs)
+        for _ in range(len(self.forward.defs) + 1):
+            again = size.xreplace(self.forward.defs)
             if again == size:
                 break
             size = again
-        return size
+        return _at_least_one(size)
+
+
+def _at_least_one(size: sp.Expr) -> sp.Expr:
+    positive = {s: sp.Symbol(s.name, integer=True, positive=True) for s in size.free_symbols}
+    return size.xreplace(positive).xreplace({v: k for k, v in positive.items()})
 
 
 def _ranges(forward: Analysis, k: int) -> _ForwardRanges:
     info = forward.stmts[k]
-    return _ForwardRanges(info.ranges, forward.defs, bool(info.lhs_pads))
+    return _ForwardRanges(info.ranges, bool(info.lhs_pads), forward)
 
 
 def _affine_size(value) -> ir.Affine | None:
