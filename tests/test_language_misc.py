@@ -326,3 +326,17 @@ def test_a_bias_is_added_into_the_contraction_it_follows():
     f32 = prog(X=x.astype(np.float32), W=w.astype(np.float32), B=b)["Z"]
     assert f32.dtype == np.float64          # as x @ w.T (float32) + b (float64)
     np.testing.assert_allclose(f32, x.astype(np.float32) @ w.T.astype(np.float32) + b)
+
+
+@pytest.mark.parametrize("sizes", [(5, 3), (3, 5), (4, 4)])
+def test_a_delta_between_indices_of_different_ranges_stays_inside_its_tensor(sizes):
+    """The diagonal written in place of delta(i, j) ends with the shorter of i and j (it
+    ran past the end of T's memory when i was the longer: a heap corruption that crashed
+    the test process later, somewhere else)."""
+    rng = np.random.default_rng(0)
+    y, x = rng.standard_normal(sizes[0]), rng.standard_normal(sizes[1])
+    got = tc.compile("T[i, j] = delta(i, j) * X[j] * Y[i]")(X=x, Y=y)["T"]
+    want = np.zeros(sizes)
+    for i in range(min(sizes)):
+        want[i, i] = x[i] * y[i]
+    np.testing.assert_array_equal(got, want)

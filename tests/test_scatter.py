@@ -315,6 +315,24 @@ def test_same_padded_transposed_conv_is_memory_safe():
         assert res["T"] == _drop_negative_loop(5, 3, -1).tolist()
 
 
+def test_views_of_non_contiguous_arrays_stay_inside_them():
+    """``as_strided`` (the path for arrays that are not C-contiguous) checks nothing: the
+    runtime refuses a view or a scatter reaching outside its array, and leaves the memory
+    around it as it was."""
+    from tensorc.runtime import kernels as rt
+    whole = np.arange(40.0).reshape(5, 8)
+    x = whole[1:4, ::2]                      # 3 x 4, not contiguous, inside `whole`
+    np.testing.assert_array_equal(rt.view(x, (1, 1), ((1, 0), (0, 1)), (2, 3)), x[1:, 1:])
+    np.testing.assert_array_equal(rt.view(x[::-1], (0, 0), ((1, 1),), (3,)),
+                                  np.diagonal(x[::-1]))
+    with pytest.raises(ValueError, match="would reach outside its array"):
+        rt.view(x, (1, 0), ((1, 0), (0, 1)), (3, 4))
+    before = whole.copy()
+    with pytest.raises(ValueError, match="would reach outside its array"):
+        rt.scatter_add(x, np.ones((2, 4)), (2, 0), ((1, 0), (0, 1)), ())
+    np.testing.assert_array_equal(whole, before)
+
+
 def test_scatter_with_where_offset_below_zero_narrowed():
     res = _run_isolated("T[i - 1] += x[i]   where i in 1:5", "x=np.arange(1.0, 6.0)")
     assert res == {"T": [2.0, 3.0, 4.0, 5.0]}

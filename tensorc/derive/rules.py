@@ -58,6 +58,7 @@ def _counted(e: ir.Reduce, contributions) -> Iterator[Contribution]:
     ``sum_c (X[c] * K[o, c] + B[o])**2`` in ``B`` is ``2 * count(c)``). Of a mean, those
     counts cancel against the mean's: divided by the count of the indices it uses."""
     for leaf, factor in contributions:
+        factor = alg.tidy(factor)       # an index that cancels (X[k] - X[k]) is unused
         used = set(leaf.names()) | set(ir.free_names(factor))
         unused = tuple(n for n in e.over if n not in used)
         if e.op == "mean":

@@ -10,6 +10,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import contract, pooling
 from .contract import copied_in_order, copy_layout, einsum, natural_order
+from .strided import check_inside
 
 PIECE_WIDTH = 16   # scatter_contract: per-offset pieces narrower than this, or smaller than
 PIECE_SIZE = 1 << 16    # this many elements while all offsets' pieces stay under
@@ -94,6 +95,7 @@ def _strided(x, start, shape, strides, writeable: bool, xp=np):
         out.flags.writeable = writeable and x.flags.writeable
         return out
     base = x[tuple(slice(int(s), None) for s in start)] if x.ndim else x[...]
+    check_inside(x, base, shape, strides)
     if xp is not np:        # CuPy's as_strided has no writeable flag
         return xp.lib.stride_tricks.as_strided(base, shape, strides)
     return as_strided(base, shape, strides, writeable=writeable)
@@ -499,13 +501,19 @@ def on_diagonal(value: np.ndarray, axes, pairs, shape, dtype, xp=np) -> np.ndarr
     shape = tuple(int(s) for s in shape)
     out = xp.zeros(shape, dtype)
     drop = {v for _, v in pairs}
-    strides = list(out.strides)
-    for u, v in pairs:
+    strides, lengths = list(out.strides), list(shape)
+    for u, v in pairs:      # the diagonal ends where the shorter of its two axes does
         strides[u] += out.strides[v]
+        lengths[u] = min(lengths[u], shape[v])
     keep = [a for a in range(len(shape)) if a not in drop]
-    diagonal = xp.lib.stride_tricks.as_strided(out, [shape[a] for a in keep],
-                                               [strides[a] for a in keep])
+    lengths, strides = [lengths[a] for a in keep], [strides[a] for a in keep]
+    check_inside(out, out, lengths, strides)
+    diagonal = xp.lib.stride_tricks.as_strided(out, lengths, strides)
+    if not value.ndim:
+        diagonal[...] = value
+        return out
     index = tuple(slice(None) if a in axes else None for a in keep)
     order = sorted(range(len(axes)), key=lambda k: axes[k])
-    diagonal[...] = xp.transpose(value, order)[index] if value.ndim else value
+    value = xp.transpose(value, order)[index]
+    diagonal[...] = value[tuple(slice(0, n) for n in lengths)]
     return out

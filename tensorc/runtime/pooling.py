@@ -23,6 +23,8 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .strided import check_inside
+
 OPS = {"max": 0, "min": 1, "sum": 2}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))     # what the loops are compiled for
 
@@ -105,6 +107,7 @@ class Layout(NamedTuple):
 
 
 def _rows(x: np.ndarray, layout: Layout) -> np.ndarray:
+    check_inside(x, x, layout.sizes, layout.strides)
     return as_strided(x, layout.sizes, layout.strides, writeable=x.flags.writeable)
 
 
