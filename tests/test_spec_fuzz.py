@@ -163,7 +163,8 @@ def test_gradients_of_programs_fuzzing_found(src, shapes):
 
 # Found by the fuzzing above and not fixed yet (2026-11-22): each must fail until it is.
 KNOWN_WRONG = [
-    # a left-side index (i) that only a where ranges, with a strided read
+    # the strided read narrows c below K's dimension, to min(K1, (X1 + 1)//2 - K2 + 1),
+    # a range `where` cannot write: the derived statement ranges c over all of K
     ("Y[o, i] = X[o, 2*c + 2*a] * K[o, c, a]   where i in 0:4", {"X": (4, 2), "K": (4, 3, 2)}),
     # the channel index also in a strided spatial position: the gradient program's scatter
     # fails inside NumPy (strides incompatible), or its ranges disagree (a ShapeError)
