@@ -1,8 +1,9 @@
 """Mutated spec text never crashes the compiler: hypothesis edits the tokens of programs
 from LANGUAGE.md, EXAMPLES.md and the lecture material (swaps a token for another of its
-kind, deletes one, inserts one), and every mutant must compile, run and derive, or raise a
-TensorcError. Each program of the corpus has its gradient checked against central finite
-differences.
+kind, deletes one, inserts one), and every mutant must compile, run, derive and run its
+gradient, or raise a TensorcError (the runtime's memory-safety checks raise ValueError, so
+a view reaching outside its array fails here too). Each program of the corpus has its
+gradient checked against central finite differences.
 
 A standalone run of the same mutations (2026-11-22: 20,000 forward mutants, 6,000 with
 their gradients against finite differences) found the bugs now fixed and pinned in
@@ -98,9 +99,12 @@ def test_mutated_specs_compile_run_and_derive_or_raise_tensorc_errors(src, data)
             st.lists(st.integers(2, 4), min_size=rank, max_size=rank)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)     # log, sqrt of negatives: NaN
-            prog(**arrays)
-        if prog.inputs:
-            tc.grad(src, of=prog.outputs[-1], wrt=list(prog.inputs))
+            of = prog.outputs[-1]
+            value = prog(**arrays)[of]
+            if prog.inputs:
+                grad = tc.grad(src, of=of, wrt=list(prog.inputs))
+                feed = {**arrays, f"d{of}": np.ones_like(value)}
+                grad(**{k: v for k, v in feed.items() if k in grad.inputs})
     except tc.TensorcError:
         pass
 
