@@ -316,6 +316,7 @@ class _ForwardRanges:
 
 
 def _at_least_one(size: sp.Expr) -> sp.Expr:
+    """``size`` simplified knowing each size symbol is at least 1, in the same symbols."""
     positive = {s: sp.Symbol(s.name, integer=True, positive=True) for s in size.free_symbols}
     return size.xreplace(positive).xreplace({v: k for k, v in positive.items()})
 

@@ -13,15 +13,20 @@ import numpy as np
 def check_inside(x, base, shape, strides) -> None:
     """Refuse a view of ``base`` (``x`` or a view into it) with that shape and those byte
     strides if it would reach memory outside ``x``, as ``np.ndarray(buffer=x)`` does."""
+    check_span(_address(base) - _address(x), shape, strides, x.shape, x.strides)
+
+
+def check_span(offset: int, shape, strides, x_shape, x_strides) -> None:
+    """:func:`check_inside` from the shapes alone: the view starts ``offset`` bytes after
+    the array's first element."""
     if 0 in shape:
         return
-    offset = _address(base) - _address(x)
     lo, hi = _span(strides, shape)
-    x_lo, x_hi = _span(x.strides, x.shape)
+    x_lo, x_hi = _span(x_strides, x_shape)
     if offset + lo < x_lo or offset + hi > x_hi:
         raise ValueError(f"tensorc internal error: a view of shape {tuple(shape)} and "
                          f"strides {tuple(strides)} would reach outside its array "
-                         f"{tuple(x.shape)}; please report the spec")
+                         f"{tuple(x_shape)}; please report the spec")
 
 
 def _span(strides, shape) -> tuple[int, int]:
