@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tensorc as tc
+from tensorc.runtime import kernels as rt
 from reference import as_torch as t, assert_close as close, boundary_index
 
 RNG = np.random.default_rng(99)
@@ -319,7 +320,6 @@ def test_views_of_non_contiguous_arrays_stay_inside_them():
     """``as_strided`` (the path for arrays that are not C-contiguous) checks nothing: the
     runtime refuses a view or a scatter reaching outside its array, and leaves the memory
     around it as it was."""
-    from tensorc.runtime import kernels as rt
     whole = np.arange(40.0).reshape(5, 8)
     x = whole[1:4, ::2]                      # 3 x 4, not contiguous, inside `whole`
     np.testing.assert_array_equal(rt.view(x, (1, 1), ((1, 0), (0, 1)), (2, 3)), x[1:, 1:])
